@@ -1,0 +1,187 @@
+"""Local actors: people, communities, the instance actor, and the logins behind people."""
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import urls
+from ..activitypub.signatures import generate_keypair
+from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Membership, Site, User
+from ..models.social import MODERATOR, OWNER
+from ..settings import Settings
+from .errors import Conflict, DomainError, NotFound
+
+USERNAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
+INSTANCE_ACTOR_USERNAME = "instance.actor"
+# Names that would confuse people or other servers if someone took them.
+RESERVED_NAMES = {"admin", "administrator", "moderator", "moderators", "support", "help", "root", "system", "actor"}
+MIN_PASSWORD_LENGTH = 10
+
+# argon2id with the library's defaults (RFC 9106 "second recommended" profile).
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_username(name: str) -> str:
+    name = name.strip().lower()
+    if not USERNAME_RE.match(name):
+        raise DomainError("names use 1 to 30 lowercase letters, digits or underscores")
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
+
+
+async def local_actor_by_name(session: AsyncSession, settings: Settings, username: str) -> Actor | None:
+    return await session.scalar(
+        select(Actor).where(Actor.local.is_(True), Actor.domain == settings.domain, Actor.username == username.lower())
+    )
+
+
+async def _new_local_actor(
+    session: AsyncSession, settings: Settings, kind: str, username: str, display_name: str, summary: str = "",
+    manually_approves_followers: bool = False, reserved_ok: bool = False,
+) -> Actor:
+    if kind != APPLICATION:
+        username = check_username(username)
+        if username in RESERVED_NAMES and not reserved_ok:
+            raise DomainError(f"the name {username!r} is reserved")
+    if await local_actor_by_name(session, settings, username) is not None:
+        raise Conflict(f"the name {username!r} is taken (people and communities share one set of names)")
+    private_pem, public_pem = generate_keypair()
+    ap_id = urls.actor(settings, kind, username)
+    base = ap_id
+    actor = Actor(
+        ap_id=ap_id,
+        kind=kind,
+        local=True,
+        username=username,
+        domain=settings.domain,
+        display_name=display_name,
+        summary=summary,
+        url=ap_id,
+        inbox_url=base + "/inbox",
+        shared_inbox_url=urls.shared_inbox(settings),
+        outbox_url=base + "/outbox",
+        followers_url=base + "/followers",
+        key_id=urls.key_id(ap_id),
+        public_key_pem=public_pem,
+        private_key_pem=private_pem,
+        manually_approves_followers=manually_approves_followers,
+    )
+    session.add(actor)
+    await session.flush()
+    return actor
+
+
+async def ensure_instance_actor(session: AsyncSession, settings: Settings) -> Actor:
+    """The Application actor that signs our fetches and reports; made once, keys kept forever."""
+    actor = await local_actor_by_name(session, settings, INSTANCE_ACTOR_USERNAME)
+    if actor is None:
+        actor = await _new_local_actor(session, settings, APPLICATION, INSTANCE_ACTOR_USERNAME, settings.domain)
+        actor.manually_approves_followers = True
+    return actor
+
+
+async def ensure_site(session: AsyncSession, name: str, registration_mode: str = "approval") -> Site:
+    site = await session.get(Site, 1)
+    if site is None:
+        site = Site(id=1, name=name, registration_mode=registration_mode)
+        session.add(site)
+        await session.flush()
+    return site
+
+
+async def create_user(
+    session: AsyncSession, settings: Settings, username: str, password: str, *, email: str | None = None,
+    is_admin: bool = False, display_name: str | None = None, approved: bool = True,
+) -> User:
+    check_password(password)
+    email = email.strip().lower() if email else None
+    if email and await session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict("an account with that email address exists already")
+    actor = await _new_local_actor(session, settings, PERSON, username, display_name or username, reserved_ok=is_admin)
+    user = User(actor_id=actor.id, email=email, password_hash=hash_password(password), is_admin=is_admin, approved=approved)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def create_community(
+    session: AsyncSession, settings: Settings, name: str, title: str, *, description: str = "",
+    languages: str = "", requires_approval: bool = False, owner: Actor | None = None,
+) -> Community:
+    title = title.strip()
+    if not title:
+        raise DomainError("a community needs a title")
+    actor = await _new_local_actor(
+        session, settings, GROUP, name, title, summary=description, manually_approves_followers=requires_approval
+    )
+    community = Community(
+        actor_id=actor.id, local=True, name=actor.username, title=title, description=description,
+        languages=languages, requires_approval=requires_approval,
+    )
+    session.add(community)
+    await session.flush()
+    if owner is not None:
+        session.add(Membership(community_id=community.id, actor_id=owner.id, role=OWNER))
+        await session.flush()
+    return community
+
+
+async def community_by_name(session: AsyncSession, name: str, local_only: bool = True) -> Community | None:
+    query = select(Community).where(Community.name == name.lower())
+    if local_only:
+        query = query.where(Community.local.is_(True))
+    return await session.scalar(query)
+
+
+async def make_moderator(session: AsyncSession, settings: Settings, community_name: str, username: str) -> Membership:
+    community = await community_by_name(session, community_name)
+    if community is None:
+        raise NotFound(f"no community named {community_name!r}")
+    actor = await local_actor_by_name(session, settings, username)
+    if actor is None or actor.kind != PERSON:
+        raise NotFound(f"no person named {username!r} on this instance")
+    membership = await session.scalar(
+        select(Membership).where(Membership.community_id == community.id, Membership.actor_id == actor.id)
+    )
+    if membership is None:
+        membership = Membership(community_id=community.id, actor_id=actor.id, role=MODERATOR)
+        session.add(membership)
+    elif membership.role != OWNER:
+        membership.role = MODERATOR
+    await session.flush()
+    return membership
+
+
+async def list_communities(session: AsyncSession, local_only: bool = True) -> list[Community]:
+    query = select(Community).order_by(Community.member_count.desc(), Community.name)
+    if local_only:
+        query = query.where(Community.local.is_(True))
+    return list(await session.scalars(query))
+
+
+async def count_local_users(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count(User.id))) or 0
+
+
+async def get_site(session: AsyncSession) -> Site | None:
+    """The site row for display; None before `fedisupport init` ran (pages still render)."""
+    return await session.get(Site, 1)

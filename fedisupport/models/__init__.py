@@ -1,0 +1,13 @@
+"""SQLAlchemy tables, storage only. Import from here so every table is registered."""
+from .actors import APPLICATION, GROUP, PERSON, Actor, Instance, Site, User
+from .base import Base, utcnow
+from .content import Like, Post, Tombstone
+from .moderation import DomainPolicy, HeldItem, ModAction, Report, Rule
+from .queues import Delivery, InboxItem, OutboxActivity
+from .social import Community, Follow, Membership
+
+__all__ = [
+    "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "Delivery", "DomainPolicy",
+    "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
+    "OutboxActivity", "Post", "Report", "Rule", "Site", "Tombstone", "User", "utcnow",
+]
