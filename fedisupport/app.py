@@ -1,6 +1,7 @@
 """create_app(settings) -> the Starlette application: routes, middleware and lifespan."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from pathlib import Path
@@ -12,9 +13,11 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from . import db
+from .inbox.writer import InboxWriter
+from .services import open_services
+from .worker import Worker
 from .settings import Settings, load_settings
-from .web import pages
+from .web import inbox_routes, pages
 from .web.security_headers import SecurityHeaders
 
 log = logging.getLogger("fedisupport")
@@ -30,18 +33,26 @@ def create_templates(settings: Settings) -> Jinja2Templates:
 def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = db.create_engine(settings)
-        try:
-            if check_schema:
-                await db.check_schema(engine, settings)
-            app.state.engine = engine
-            app.state.sessions = db.session_factory(engine)
-            yield
-        finally:
-            await engine.dispose()
+        async with open_services(settings, check_schema=check_schema) as services:
+            app.state.services = services
+            app.state.engine = services.engine
+            app.state.sessions = services.sessions
+            writer = app.state.inbox_writer = InboxWriter(services)
+            writer.start()
+            worker = Worker(services) if settings.run_worker_in_serve else None
+            worker_task = asyncio.create_task(worker.run_forever(), name="worker") if worker else None
+            try:
+                yield
+            finally:
+                if worker_task is not None:
+                    worker.stop()
+                    worker_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker_task
+                await writer.stop()
 
     app = Starlette(
-        routes=[*pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
+        routes=[*inbox_routes.routes(), *pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,
         exception_handlers=pages.exception_handlers(),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Id, Timestamp, utcnow
@@ -24,7 +24,9 @@ class Actor(Base):
 
     __tablename__ = "actors"
     __table_args__ = (
-        UniqueConstraint("domain", "username"),
+        # Not unique: Lemmy gives a person and a community the same name on one host. Local
+        # names are kept unique by the code that creates them.
+        Index("ix_actors_domain_username", "domain", "username"),
         Index("ix_actors_key_id", "key_id"),
     )
 

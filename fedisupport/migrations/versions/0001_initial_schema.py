@@ -43,10 +43,10 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_actors')),
-    sa.UniqueConstraint('ap_id', name=op.f('uq_actors_ap_id')),
-    sa.UniqueConstraint('domain', 'username', name=op.f('uq_actors_domain_username'))
+    sa.UniqueConstraint('ap_id', name=op.f('uq_actors_ap_id'))
     )
     with op.batch_alter_table('actors', schema=None) as batch_op:
+        batch_op.create_index('ix_actors_domain_username', ['domain', 'username'], unique=False)
         batch_op.create_index('ix_actors_key_id', ['key_id'], unique=False)
 
     op.create_table('domain_policies',

@@ -1,0 +1,137 @@
+"""What each kind of incoming activity does. Each handler checks, then calls the domain.
+
+Handlers run inside the worker's transaction for the item; the deliveries they cause are
+written in that same transaction. `Rejected` records why an activity was refused.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..activitypub.jsonld import get_id
+from ..activitypub.origin import same_origin
+from ..activitypub.vocab import Activity, APActor
+from ..domain import departures, following
+from ..models import Actor
+from ..remote.actors import ActorUnavailable, get_actor
+from ..services import Services
+
+log = logging.getLogger("fedisupport.inbox")
+
+
+class Rejected(Exception):
+    """The activity is refused; `reason` is kept with the inbox item."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Ignored(Exception):
+    """A well-formed activity we have nothing to do with (yet); kept, marked ignored."""
+
+
+class RetryLater(Exception):
+    """Something we need is unavailable for now (a remote server, a lock); try again later."""
+
+
+@dataclass
+class Context:
+    services: Services
+    session: AsyncSession
+    activity: Activity
+    actor: Actor  # the activity's actor, verified by the signature
+
+    @property
+    def settings(self):
+        return self.services.settings
+
+
+async def local_actor(session: AsyncSession, ap_id: str | None) -> Actor | None:
+    if not ap_id:
+        return None
+    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id, Actor.local.is_(True)))
+
+
+def embedded_follow(activity: Activity) -> tuple[str | None, str | None]:
+    """(Follow id, followed actor id) of the Follow an Accept/Reject/Undo refers to."""
+    obj = activity.object
+    if isinstance(obj, Activity):
+        return obj.id, get_id(obj.raw.get("object"))
+    return activity.object_id, None
+
+
+async def on_follow(ctx: Context) -> None:
+    target = await local_actor(ctx.session, ctx.activity.object_id)
+    if target is None or target.deleted_at is not None:
+        raise Rejected("the followed actor does not live here")
+    if target.kind == "application":
+        raise Rejected("the instance actor cannot be followed")
+    await following.receive_follow(ctx.session, ctx.settings, ctx.actor, target, ctx.activity.id)
+
+
+async def on_undo(ctx: Context) -> None:
+    obj = ctx.activity.object
+    inner_type = obj.type if isinstance(obj, Activity) else None
+    if inner_type not in (None, "Follow"):
+        raise Ignored(f"undoing {inner_type} is not handled yet")
+    if isinstance(obj, Activity) and obj.actor != ctx.actor.ap_id:
+        raise Rejected("only the follower can undo a follow")
+    follow_id, target_id = embedded_follow(ctx.activity)
+    if not await following.remote_unfollowed(ctx.session, ctx.actor, follow_id, target_id):
+        raise Rejected("no such follow")
+
+
+async def _answer(ctx: Context, accepted: bool) -> None:
+    follow_id, _ = embedded_follow(ctx.activity)
+    if not follow_id or not await following.follow_answered(ctx.session, follow_id, ctx.actor, accepted):
+        raise Rejected("no follow of ours that this actor can answer")
+
+
+async def on_accept(ctx: Context) -> None:
+    await _answer(ctx, True)
+
+
+async def on_reject(ctx: Context) -> None:
+    await _answer(ctx, False)
+
+
+async def on_update(ctx: Context) -> None:
+    obj = ctx.activity.object
+    if isinstance(obj, APActor) or ctx.activity.object_id == ctx.actor.ap_id:
+        if ctx.activity.object_id != ctx.actor.ap_id:
+            raise Rejected("an actor can only update itself")
+        # Never trust the embedded copy: read the actor from its origin (security row 4).
+        try:
+            await get_actor(ctx.services, ctx.session, ctx.actor.ap_id, refresh=True)
+        except ActorUnavailable as exc:
+            raise RetryLater(exc.reason) from None
+        ctx.services.keys.forget(ctx.actor.key_id or "")
+        return
+    raise Ignored("updates of posts are not handled yet")
+
+
+async def on_delete(ctx: Context) -> None:
+    if ctx.activity.object_id == ctx.actor.ap_id:
+        if ctx.actor.key_id:
+            ctx.services.keys.forget(ctx.actor.key_id)
+        await departures.remove_remote_actor(ctx.session, ctx.actor)
+        return
+    if ctx.activity.object_id and not same_origin(ctx.activity.object_id, ctx.actor.ap_id):
+        raise Rejected("an actor can only delete its own objects")
+    raise Ignored("deletion of posts is not handled yet")
+
+
+Handler = Callable[[Context], Awaitable[None]]
+HANDLERS: dict[str, Handler] = {
+    "Follow": on_follow,
+    "Undo": on_undo,
+    "Accept": on_accept,
+    "Reject": on_reject,
+    "Update": on_update,
+    "Delete": on_delete,
+}

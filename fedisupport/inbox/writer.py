@@ -1,0 +1,70 @@
+"""Group commit for received activities: one writer, many requests, one transaction per batch.
+
+One async-ORM transaction per request caps ingest near a thousand a second; batching the
+inserts that arrive together keeps the promise "202 only once the row is committed" while
+paying for one commit per batch.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..models import InboxItem
+from ..services import Services
+
+log = logging.getLogger("fedisupport.inbox")
+MAX_BATCH = 500
+
+
+class InboxWriter:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        dialect = services.engine.dialect.name
+        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def store(self, row: dict[str, Any]) -> None:
+        """Return once the row is committed (or was there already); raise if the write failed."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((row, future))
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write([row for row, _ in batch])
+            except Exception as exc:  # the requests answer 5xx and the senders retry
+                log.exception("storing %d received activities failed", len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+                self.services.work_available.set()
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        # A repeated activity id is a no-op: the first copy wins.
+        statement = self._insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
+        async with self.services.engine.begin() as conn:
+            await conn.execute(statement, rows)

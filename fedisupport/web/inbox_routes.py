@@ -1,0 +1,60 @@
+"""Inbox endpoints (personal and shared) and our published activities by id."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..domain.accounts import INSTANCE_ACTOR_USERNAME, local_actor_by_name
+from ..inbox.receive import receive
+from ..models import OutboxActivity
+from .negotiation import ActivityJSONResponse
+
+
+async def shared_inbox(request: Request) -> Response:
+    return await receive(request, recipient_id=None)
+
+
+async def _personal(request: Request, username: str, kind: str) -> Response:
+    settings = request.app.state.settings
+    async with request.app.state.sessions() as session:
+        actor = await local_actor_by_name(session, settings, username)
+    if actor is None or actor.kind != kind or actor.deleted_at is not None:
+        return JSONResponse({"error": "no such inbox"}, status_code=404)
+    return await receive(request, recipient_id=actor.id)
+
+
+async def person_inbox(request: Request) -> Response:
+    return await _personal(request, request.path_params["name"], "person")
+
+
+async def community_inbox(request: Request) -> Response:
+    return await _personal(request, request.path_params["name"], "group")
+
+
+async def instance_inbox(request: Request) -> Response:
+    return await _personal(request, INSTANCE_ACTOR_USERNAME, "application")
+
+
+async def published_activity(request: Request) -> Response:
+    """Our activities stay dereferenceable, so peers can fetch what an Announce wraps."""
+    settings = request.app.state.settings
+    ap_id = settings.url(f"/activities/{request.path_params['token']}")
+    async with request.app.state.sessions() as session:
+        body = await session.scalar(select(OutboxActivity.body).where(OutboxActivity.ap_id == ap_id))
+    if body is None:
+        return JSONResponse({"error": "no such activity"}, status_code=404)
+    return ActivityJSONResponse(json.loads(body))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/inbox", shared_inbox, methods=["POST"]),
+        Route("/u/{name}/inbox", person_inbox, methods=["POST"]),
+        Route("/c/{name}/inbox", community_inbox, methods=["POST"]),
+        Route("/actor/inbox", instance_inbox, methods=["POST"]),
+        Route("/activities/{token}", published_activity, methods=["GET"]),
+    ]

@@ -1,0 +1,180 @@
+"""Claims queued rows and runs them: received activities first, then deliveries.
+
+Rows are claimed with a lease (`locked_until`), and on PostgreSQL with FOR UPDATE SKIP LOCKED,
+so any number of workers share the queues; a killed worker's rows come back when the lease ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .inbox.handlers import RetryLater
+from .inbox.process import process_item, record_failure
+from .models import Actor, Delivery, InboxItem, Instance, OutboxActivity, utcnow
+from .models.queues import QUEUED
+from .outbox import deliver
+from .outbox.deliver import retry_delay
+from .services import Services, open_services
+from .settings import Settings
+
+log = logging.getLogger("fedisupport.worker")
+LEASE = dt.timedelta(minutes=5)
+BREAKER_FAILURES = 10
+BREAKER_PAUSE = dt.timedelta(seconds=60)
+PAUSE_AFTER_FAILURE_DAYS = 7
+
+
+async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
+    now = utcnow()
+    candidates = (
+        select(table.id)
+        .where(table.state == QUEUED, table.next_attempt_at <= now,
+               or_(table.locked_until.is_(None), table.locked_until < now), *extra_conditions)
+        .order_by(table.next_attempt_at, table.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    result = await session.execute(
+        update(table).where(table.id.in_(candidates.scalar_subquery())).values(locked_until=now + LEASE)
+        .returning(table.id)
+    )
+    return [row[0] for row in result]
+
+
+class Worker:
+    def __init__(self, services: Services, *, concurrency: int = 32, batch: int = 200) -> None:
+        self.services = services
+        self.concurrency = concurrency
+        self.batch = batch
+        self._stopping = False
+
+    # -- received activities -------------------------------------------------
+    async def run_inbox_batch(self) -> int:
+        async with self.services.sessions() as session, session.begin():
+            ids = await claim(session, InboxItem, self.batch)
+        for item_id in ids:
+            await self._process(item_id)
+        return len(ids)
+
+    async def _process(self, item_id: int) -> None:
+        try:
+            await process_item(self.services, item_id)
+        except RetryLater as exc:
+            await record_failure(self.services, item_id, str(exc), retry_delay(1))
+        except Exception as exc:
+            log.exception("processing inbox item %s failed", item_id)
+            await record_failure(self.services, item_id, f"{type(exc).__name__}: {exc}", retry_delay(1))
+
+    # -- deliveries ----------------------------------------------------------
+    async def run_delivery_batch(self) -> int:
+        now = utcnow()
+        resting = select(Instance.host).where(or_(Instance.paused.is_(True),
+                                                  and_(Instance.paused_until.is_not(None), Instance.paused_until > now)))
+        async with self.services.sessions() as session, session.begin():
+            ids = await claim(session, Delivery, self.batch, Delivery.host.not_in(resting))
+            if not ids:
+                return 0
+            rows = (await session.execute(
+                select(Delivery.id, Delivery.inbox_url, Delivery.host, Delivery.attempts, Delivery.created_at,
+                       OutboxActivity.body, Actor.key_id, Actor.private_key_pem)
+                .join(OutboxActivity, OutboxActivity.id == Delivery.activity_id)
+                .join(Actor, Actor.id == OutboxActivity.actor_id)
+                .where(Delivery.id.in_(ids))
+            )).all()
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(row) -> tuple[Any, deliver.Outcome]:
+            async with limit:
+                outcome = await deliver.send(self.services.client, row.inbox_url, row.body.encode("utf-8"), row.key_id,
+                                             row.private_key_pem, attempts=row.attempts + 1,
+                                             created_at=row.created_at, now=utcnow())
+                return row, outcome
+
+        results = await asyncio.gather(*(one(row) for row in rows))
+        await self._record_deliveries(results)
+        return len(rows)
+
+    async def _record_deliveries(self, results: list[tuple[Any, deliver.Outcome]]) -> None:
+        now = utcnow()
+        async with self.services.sessions() as session, session.begin():
+            for row, outcome in results:
+                values: dict[str, Any] = {"state": outcome.state, "attempts": row.attempts + 1,
+                                          "last_status": outcome.status, "last_error": outcome.error,
+                                          "locked_until": None}
+                if outcome.state == "sent":
+                    values["sent_at"] = now
+                if outcome.next_attempt_at is not None:
+                    values["next_attempt_at"] = outcome.next_attempt_at
+                await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+            for host, alive in _host_results(results).items():
+                await record_host(session, host, alive, now)
+
+    async def run_once(self) -> int:
+        return await self.run_inbox_batch() + await self.run_delivery_batch()
+
+    async def run_forever(self, idle_wait: float = 1.0) -> None:
+        while not self._stopping:
+            try:
+                done = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker pass failed; trying again shortly")
+                done = 0
+                await asyncio.sleep(idle_wait)
+            if done == 0:
+                self.services.work_available.clear()
+                try:
+                    await asyncio.wait_for(self.services.work_available.wait(), idle_wait)
+                except TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.services.work_available.set()
+
+
+def _host_results(results: list[tuple[Any, deliver.Outcome]]) -> dict[str, bool]:
+    """One verdict per host for this batch: alive if any delivery got an answer below 500."""
+    verdict: dict[str, bool] = {}
+    for row, outcome in results:
+        if outcome.state == "failed" and outcome.status is None:
+            continue  # refused by us (SSRF guard), says nothing about the host
+        verdict[row.host] = verdict.get(row.host, False) or outcome.host_alive
+    return verdict
+
+
+async def record_host(session: AsyncSession, host: str, alive: bool, now: dt.datetime) -> None:
+    """Host health: a circuit breaker for bursts, and a pause after failures on 7 distinct days."""
+    instance = await session.get(Instance, host)
+    if instance is None:
+        instance = Instance(host=host, first_seen_at=now, failure_days=0, consecutive_failures=0, paused=False)
+        session.add(instance)
+    if alive:
+        instance.last_success_at = now
+        instance.consecutive_failures = 0
+        instance.failure_days = 0
+        instance.paused = False
+        instance.paused_until = None
+        return
+    if instance.last_failure_at is None or instance.last_failure_at.date() != now.date():
+        instance.failure_days = (instance.failure_days or 0) + 1
+    instance.last_failure_at = now
+    instance.consecutive_failures = (instance.consecutive_failures or 0) + 1
+    if instance.consecutive_failures >= BREAKER_FAILURES:
+        instance.paused_until = now + BREAKER_PAUSE
+    if instance.failure_days >= PAUSE_AFTER_FAILURE_DAYS:
+        instance.paused = True
+        log.warning("pausing deliveries to %s after failures on %d days", host, instance.failure_days)
+
+
+async def run_worker_forever(settings: Settings, concurrency: int | None = None) -> None:
+    async with open_services(settings) as services:
+        log.info("worker started for %s", settings.domain)
+        await Worker(services, concurrency=concurrency or 32).run_forever()
