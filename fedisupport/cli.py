@@ -281,5 +281,58 @@ def list_communities() -> None:
         click.echo(f"{c.name.ljust(width)}  {c.member_count:>6} members  {c.thread_count:>6} threads  {c.title}")
 
 
+@admin.command("deliveries")
+@click.option("--host", help="Show one host's deliveries, newest problems first.")
+@click.option("--retry-now", is_flag=True, help="With --host: retry that host's waiting deliveries now.")
+def deliveries(host: str | None, retry_now: bool) -> None:
+    """Show the delivery queue by host and state."""
+    from .outbox import queue_report
+
+    settings = _settings(require_file=not os.environ.get("FEDISUPPORT_DOMAIN"))
+    if retry_now and not host:
+        raise ConfigError("--retry-now needs --host")
+    if host:
+        if retry_now:
+            n = _run_db(settings, lambda session: queue_report.retry_host_now(session, host))
+            click.echo(f"{n} deliveries to {host} will be retried now.")
+        for line in _run_db(settings, lambda session: queue_report.host_detail(session, host)):
+            click.echo(line)
+        return
+    for line in _run_db(settings, queue_report.summary):
+        click.echo(line)
+
+
+@admin.command("follow-requests")
+@click.option("--approve", "approve_id", type=int, help="Approve the request with this number.")
+@click.option("--reject", "reject_id", type=int, help="Turn down the request with this number.")
+def follow_requests(approve_id: int | None, reject_id: int | None) -> None:
+    """List requests to join communities that need approval, or approve/reject one."""
+    from sqlalchemy import select
+
+    from .domain import following
+    from .models import Actor, Community, Follow, HeldItem
+
+    settings = _settings(require_file=not os.environ.get("FEDISUPPORT_DOMAIN"))
+    if approve_id or reject_id:
+        held_id = approve_id or reject_id
+        _run_db(settings, lambda session: following.decide_held_follow(session, settings, held_id, approve=bool(approve_id)))
+        click.echo(f"Request {held_id} {'approved' if approve_id else 'turned down'}.")
+        return
+
+    async def pending(session) -> list:
+        return list((await session.execute(
+            select(HeldItem.id, Actor.username, Actor.domain, Community.name, HeldItem.created_at)
+            .join(Follow, Follow.id == HeldItem.follow_id).join(Actor, Actor.id == Follow.follower_id)
+            .join(Community, Community.id == HeldItem.community_id)
+            .where(HeldItem.kind == "follow", HeldItem.state == "pending").order_by(HeldItem.created_at)
+        )).all())
+
+    rows = _run_db(settings, pending)
+    if not rows:
+        click.echo("No requests waiting.")
+    for row in rows:
+        click.echo(f"{row.id:>6}  @{row.username}@{row.domain} asks to join {row.name} ({row.created_at:%Y-%m-%d %H:%M})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,8 +25,8 @@ def start_instance(databases, tmp_path: Path):
     """`async with start_instance() as inst:` — a real server on a loopback port."""
     counter = iter(range(1, 100))
 
-    def start(**overrides):
-        return running_instance(databases, tmp_path / f"instance{next(counter)}", **overrides)
+    def start(settings=None, **overrides):
+        return running_instance(databases, tmp_path / f"instance{next(counter)}", settings, **overrides)
 
     return start
 
@@ -35,3 +35,4 @@ def start_instance(databases, tmp_path: Path):
 async def instance(start_instance):
     async with start_instance() as inst:
         yield inst
+

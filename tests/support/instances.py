@@ -33,14 +33,21 @@ class Instance:
     def sessions(self):
         return self.app.state.sessions
 
+    @property
+    def services(self):
+        return self.app.state.services
+
+    def url(self, path: str) -> str:
+        return self.settings.url(path)
+
     def client(self, **kwargs) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, timeout=10, **kwargs)
 
 
-def bind_loopback() -> socket.socket:
+def bind_loopback(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(512)
     sock.setblocking(False)
     return sock
@@ -50,6 +57,7 @@ async def make_settings(databases: DatabaseFactory, data_dir: Path, port: int, *
     url = await databases.anew_url(data_dir)
     raw = {
         "domain": f"127.0.0.1:{port}",
+        "port": port,
         "database_url": url,
         "insecure_http": True,
         "allow_private_addresses": True,
@@ -69,12 +77,15 @@ async def populate(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_instance(databases: DatabaseFactory, data_dir: Path, **overrides) -> AsyncIterator[Instance]:
-    """Serve a fresh instance over real HTTP until the block ends."""
-    sock = bind_loopback()
-    port = sock.getsockname()[1]
-    settings = await make_settings(databases, data_dir, port, **overrides)
-    await populate(settings)
+async def running_instance(databases: DatabaseFactory, data_dir: Path, settings: Settings | None = None,
+                           **overrides) -> AsyncIterator[Instance]:
+    """Serve a fresh instance over real HTTP until the block ends; pass `settings` to restart one."""
+    if settings is None:
+        sock = bind_loopback()
+        settings = await make_settings(databases, data_dir, sock.getsockname()[1], **overrides)
+        await populate(settings)
+    else:
+        sock = bind_loopback(settings.port)
     app = create_app(settings)
     config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
     server = uvicorn.Server(config)
