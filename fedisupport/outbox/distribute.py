@@ -1,0 +1,115 @@
+"""Who receives what when something happens in a community (FEP-1b12, with care for Mastodon).
+
+- Forum software following a community (Lemmy, PieFed, other fedisupport instances) receives
+  every activity wrapped, unchanged, in an Announce from the community.
+- Microblog software (Mastodon, GoToSocial, Misskey …) receives a boost of the Note's URL: for
+  new threads only by default, so replies don't flood home feeds; the rest is read from the
+  thread's `replies` and `context` collections. GoToSocial drops an Announce wrapping a Create.
+- The author a reply answers gets the Create itself, so their server notifies them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..activitypub.jsonld import AS_PUBLIC
+from ..activitypub.notes import note_document
+from ..models import Actor, Community, Follow, Instance, Post
+from ..models.social import ACCEPTED
+from ..remote.instances import is_forum
+from ..settings import Settings
+from .publish import activity, inboxes_of, publish
+
+
+async def follower_inboxes(session: AsyncSession, target: Actor) -> tuple[list[str], list[str]]:
+    """Remote followers' inboxes, split into (forum software, microblog software)."""
+    rows = (await session.execute(
+        select(Actor.inbox_url, Actor.shared_inbox_url, Instance.software)
+        .join(Follow, Follow.follower_id == Actor.id)
+        .outerjoin(Instance, Instance.host == Actor.domain)
+        .where(Follow.target_id == target.id, Follow.state == ACCEPTED, Actor.local.is_(False),
+               Actor.deleted_at.is_(None), Actor.suspended.is_(False))
+    )).all()
+    forum, microblog = [], []
+    for inbox, shared, software in rows:
+        (forum if is_forum(software) else microblog).append(shared or inbox)
+    return list(dict.fromkeys(forum)), list(dict.fromkeys(microblog))
+
+
+async def announce(session: AsyncSession, settings: Settings, community: Actor, inner: dict[str, Any], *,
+                   boost_note: str | None = None, new_thread: bool = False) -> None:
+    """The community passes an activity on to its followers (FEP-1b12 §Announce)."""
+    forum, microblog = await follower_inboxes(session, community)
+    audience = {"to": [AS_PUBLIC], "cc": [community.followers_url] if community.followers_url else []}
+    if forum:
+        await publish(session, settings, community, activity(settings, "Announce", community, inner, **audience), forum)
+    if microblog and boost_note:
+        row = await session.scalar(select(Community).where(Community.actor_id == community.id))
+        if new_thread or (row is not None and row.microblog_distribution == "all"):
+            await publish(session, settings, community,
+                          activity(settings, "Announce", community, boost_note, **audience), microblog)
+
+
+async def _authors(session: AsyncSession, post: Post) -> tuple[Actor, Actor | None, Actor | None]:
+    author = await session.get(Actor, post.author_id)
+    community = await session.get(Actor, post.community_id) if post.community_id else None
+    parent_author = None
+    if post.parent_id is not None:
+        parent = await session.get(Post, post.parent_id)
+        parent_author = await session.get(Actor, parent.author_id) if parent else None
+    return author, community, parent_author
+
+
+async def post_published(session: AsyncSession, settings: Settings, post: Post) -> dict[str, Any]:
+    """One of our people wrote a thread or reply: send the Create where it must go."""
+    author, community, parent_author = await _authors(session, post)
+    note = note_document(post, author, community=community, parent_author=parent_author, with_context=False)
+    create = activity(settings, "Create", author, note, to=note["to"], cc=note["cc"])
+    direct: list[Actor] = []
+    if parent_author is not None and not parent_author.local:
+        direct.append(parent_author)
+    if community is not None and not community.local:
+        direct.append(community)  # a remote community announces it to its own followers
+    forum_followers, micro_followers = await follower_inboxes(session, author)
+    await publish(session, settings, author, create, inboxes_of(direct) + forum_followers + micro_followers)
+    if community is not None and community.local:
+        await announce(session, settings, community, create, boost_note=post.ap_id, new_thread=post.is_thread)
+    return create
+
+
+async def post_changed(session: AsyncSession, settings: Settings, post: Post, *, deleted: bool) -> None:
+    """An edit (Update) or deletion (Delete) of one of our posts, sent where the post went."""
+    author, community, parent_author = await _authors(session, post)
+    if deleted:
+        doc = activity(settings, "Delete", author, {"id": post.ap_id, "type": "Tombstone"}, to=[AS_PUBLIC])
+    else:
+        note = note_document(post, author, community=community, parent_author=parent_author, with_context=False)
+        doc = activity(settings, "Update", author, note, to=note["to"], cc=note["cc"])
+    await _send_about(session, settings, post, author, community, parent_author, doc)
+
+
+async def like_changed(session: AsyncSession, settings: Settings, liker: Actor, post: Post, like_ap_id: str | None,
+                       *, undone: bool) -> str:
+    """A Like (or its Undo) by one of our people; returns the Like's id."""
+    author, community, _ = await _authors(session, post)
+    like = activity(settings, "Like", liker, post.ap_id, to=[author.ap_id])
+    if like_ap_id:
+        like["id"] = like_ap_id
+    doc = like if not undone else activity(settings, "Undo", liker, {k: v for k, v in like.items() if k != "@context"},
+                                           to=[author.ap_id])
+    recipients = [a for a in (author, community) if a is not None and not a.local]
+    await publish(session, settings, liker, doc, inboxes_of(recipients))
+    if community is not None and community.local:
+        await announce(session, settings, community, doc)
+    return like["id"]
+
+
+async def _send_about(session: AsyncSession, settings: Settings, post: Post, author: Actor, community: Actor | None,
+                      parent_author: Actor | None, doc: dict[str, Any]) -> None:
+    direct = [a for a in (parent_author, community) if a is not None and not a.local]
+    forum_followers, micro_followers = await follower_inboxes(session, author)
+    await publish(session, settings, author, doc, inboxes_of(direct) + forum_followers + micro_followers)
+    if community is not None and community.local:
+        await announce(session, settings, community, doc)
