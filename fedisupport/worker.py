@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .inbox.handlers import RetryLater
+from .inbox.context import RetryLater
 from .inbox.process import process_item, record_failure
 from .models import Actor, Delivery, InboxItem, Instance, OutboxActivity, utcnow
 from .models.queues import QUEUED

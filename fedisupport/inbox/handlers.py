@@ -6,55 +6,17 @@ written in that same transaction. `Rejected` records why an activity was refused
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Awaitable, Callable
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.jsonld import get_id
 from ..activitypub.origin import same_origin
 from ..activitypub.vocab import Activity, APActor
 from ..domain import departures, following
-from ..models import Actor
 from ..remote.actors import ActorUnavailable, get_actor
-from ..services import Services
+from . import post_handlers
+from .context import Context, Ignored, Rejected, RetryLater, local_actor
 
 log = logging.getLogger("fedisupport.inbox")
-
-
-class Rejected(Exception):
-    """The activity is refused; `reason` is kept with the inbox item."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Ignored(Exception):
-    """A well-formed activity we have nothing to do with (yet); kept, marked ignored."""
-
-
-class RetryLater(Exception):
-    """Something we need is unavailable for now (a remote server, a lock); try again later."""
-
-
-@dataclass
-class Context:
-    services: Services
-    session: AsyncSession
-    activity: Activity
-    actor: Actor  # the activity's actor, verified by the signature
-
-    @property
-    def settings(self):
-        return self.services.settings
-
-
-async def local_actor(session: AsyncSession, ap_id: str | None) -> Actor | None:
-    if not ap_id:
-        return None
-    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id, Actor.local.is_(True)))
 
 
 def embedded_follow(activity: Activity) -> tuple[str | None, str | None]:
@@ -77,8 +39,11 @@ async def on_follow(ctx: Context) -> None:
 async def on_undo(ctx: Context) -> None:
     obj = ctx.activity.object
     inner_type = obj.type if isinstance(obj, Activity) else None
+    if inner_type in ("Like", "Dislike"):
+        await post_handlers.on_undo_like(ctx, obj.id, obj.object_id)
+        return
     if inner_type not in (None, "Follow"):
-        raise Ignored(f"undoing {inner_type} is not handled yet")
+        raise Ignored(f"undoing {inner_type} is not handled")
     if isinstance(obj, Activity) and obj.actor != ctx.actor.ap_id:
         raise Rejected("only the follower can undo a follow")
     follow_id, target_id = embedded_follow(ctx.activity)
@@ -112,7 +77,7 @@ async def on_update(ctx: Context) -> None:
             raise RetryLater(exc.reason) from None
         ctx.services.keys.forget(ctx.actor.key_id or "")
         return
-    raise Ignored("updates of posts are not handled yet")
+    await post_handlers.on_update_post(ctx)
 
 
 async def on_delete(ctx: Context) -> None:
@@ -123,11 +88,14 @@ async def on_delete(ctx: Context) -> None:
         return
     if ctx.activity.object_id and not same_origin(ctx.activity.object_id, ctx.actor.ap_id):
         raise Rejected("an actor can only delete its own objects")
-    raise Ignored("deletion of posts is not handled yet")
+    await post_handlers.on_delete_post(ctx)
 
 
 Handler = Callable[[Context], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
+    "Create": post_handlers.on_create,
+    "Announce": post_handlers.on_announce,
+    "Like": post_handlers.on_like,
     "Follow": on_follow,
     "Undo": on_undo,
     "Accept": on_accept,

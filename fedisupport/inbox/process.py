@@ -12,7 +12,8 @@ from ..models import InboxItem, Instance, utcnow
 from ..models.queues import DONE, ERRORED, IGNORED, QUEUED, REJECTED
 from ..remote.actors import ActorUnavailable, get_actor
 from ..services import Services
-from .handlers import HANDLERS, Context, Ignored, Rejected, RetryLater
+from .context import Context, Ignored, Rejected, RetryLater
+from .handlers import HANDLERS
 
 log = logging.getLogger("fedisupport.inbox")
 GIVE_UP_AFTER = dt.timedelta(days=3)

@@ -1,0 +1,45 @@
+"""What every inbox handler gets, and the three ways a handler can say no."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..activitypub.vocab import Activity
+from ..models import Actor
+from ..services import Services
+
+
+class Rejected(Exception):
+    """The activity is refused; `reason` is kept with the inbox item."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Ignored(Exception):
+    """A well-formed activity we have nothing to do with (yet); kept, marked ignored."""
+
+
+class RetryLater(Exception):
+    """Something we need is unavailable for now (a remote server, a lock); try again later."""
+
+
+@dataclass
+class Context:
+    services: Services
+    session: AsyncSession
+    activity: Activity
+    actor: Actor  # the activity's actor, verified by the signature
+
+    @property
+    def settings(self):
+        return self.services.settings
+
+
+async def local_actor(session: AsyncSession, ap_id: str | None) -> Actor | None:
+    if not ap_id:
+        return None
+    return await session.scalar(select(Actor).where(Actor.ap_id == ap_id, Actor.local.is_(True)))

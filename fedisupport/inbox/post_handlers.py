@@ -1,0 +1,277 @@
+"""Incoming threads, replies, likes, edits and deletions, from any server.
+
+Origin rules (security reference rows 3, 4, 14): an author can only create, edit or delete their
+own posts; an object that arrives embedded from another host is fetched from its origin; an
+Announce is only taken from a community one of our people follows, and what it wraps is
+checked at its origin, never taken on the announcer's word.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from ..activitypub.jsonld import AS_PUBLIC
+from ..activitypub.origin import same_origin
+from ..activitypub.vocab import Activity, APObject
+from ..domain import posting
+from ..domain.posting import RemotePost
+from ..models import GROUP, Actor, Follow, Like, Post, Tombstone
+from ..models.content import PUBLISHED
+from ..models.social import ACCEPTED
+from ..outbox.distribute import announce
+from ..remote.actors import ActorUnavailable, get_actor
+from ..remote.objects import POST_TYPES, ObjectUnavailable, fetch_post
+from ..text import sanitize_html
+from .context import Context, Ignored, Rejected, RetryLater
+
+log = logging.getLogger("fedisupport.inbox")
+MAX_PARENT_FETCHES = 8
+
+
+async def trusted_object(ctx: Context, obj: object, origin_actor: str) -> APObject:
+    """The post as its origin serves it; an embedded copy counts only from the author's host."""
+    if isinstance(obj, APObject) and same_origin(obj.id, origin_actor) and obj.type in POST_TYPES:
+        return obj
+    url = obj.id if isinstance(obj, (APObject, Activity)) else obj
+    if not isinstance(url, str):
+        raise Rejected("the activity has no object")
+    try:
+        return await fetch_post(ctx.services, url)
+    except ObjectUnavailable as exc:
+        if exc.gone:
+            raise Rejected(exc.reason) from None
+        raise RetryLater(exc.reason) from None
+
+
+async def _author(ctx: Context, obj: APObject) -> Actor:
+    if not obj.attributed_to or not same_origin(obj.id, obj.attributed_to):
+        raise Rejected("a post must live on its author's server")
+    if obj.attributed_to == ctx.actor.ap_id:
+        return ctx.actor
+    try:
+        return await get_actor(ctx.services, ctx.session, obj.attributed_to)
+    except ActorUnavailable as exc:
+        raise RetryLater(exc.reason) from None
+
+
+async def _followed_here(ctx: Context, group: Actor) -> bool:
+    return bool(await ctx.session.scalar(
+        select(Follow.id).join(Actor, Actor.id == Follow.follower_id)
+        .where(Follow.target_id == group.id, Follow.state == ACCEPTED, Actor.local.is_(True)).limit(1)))
+
+
+async def _community_for_thread(ctx: Context, obj: APObject, announced_by: Actor | None) -> tuple[Actor | None, bool]:
+    """The community a new thread belongs to, and whether it was started by a mention."""
+    addressed = [*obj.audience, *obj.to, *obj.cc]
+    rows = list(await ctx.session.scalars(select(Actor).where(Actor.ap_id.in_(addressed + list(obj.mentions)),
+                                                              Actor.kind == GROUP)))
+    by_id = {a.ap_id: a for a in rows}
+    for ap_id in addressed:
+        group = by_id.get(ap_id)
+        if group is not None and group.local:
+            return group, False
+    for ap_id in obj.mentions:
+        group = by_id.get(ap_id)
+        if group is not None and group.local:
+            return group, True  # a Mastodon post that mentions the community starts a thread
+    if announced_by is not None and announced_by.kind == GROUP:
+        return announced_by, False
+    for ap_id in addressed:
+        group = by_id.get(ap_id)
+        if group is not None and await _followed_here(ctx, group):
+            return group, False
+    return None, False
+
+
+async def _parent(ctx: Context, url: str, depth: int = 0) -> Post:
+    """The post being replied to, fetched (with its own missing parents) when we lack it."""
+    post = await posting.post_by_ap_id(ctx.session, url)
+    if post is not None:
+        return post
+    if depth >= MAX_PARENT_FETCHES:
+        raise Rejected("the conversation above this reply is too deep to fetch")
+    if await ctx.session.get(Tombstone, url) is not None:
+        raise Rejected("it replies to a deleted post")
+    try:
+        obj = await fetch_post(ctx.services, url)
+    except ObjectUnavailable as exc:
+        if exc.gone:
+            raise Rejected(f"it replies to a post that is gone ({url})") from None
+        raise RetryLater(exc.reason) from None
+    post, _ = await ingest(ctx, obj, announced_by=None, depth=depth + 1)
+    if post is None:
+        raise Ignored("the conversation it belongs to is not followed here")
+    return post
+
+
+def _remote_post(obj: APObject, title: str | None) -> RemotePost:
+    content = sanitize_html(obj.content or next(iter(obj.content_map.values()), "") or "")
+    return RemotePost(
+        ap_id=obj.id, content_html=content, title=(title or None) and title[:500], language=obj.language,
+        content_warning=(obj.summary or None) and obj.summary[:2000], sensitive=obj.sensitive, url=obj.url,
+        context_ap_id=obj.context, in_reply_to_ap_id=obj.in_reply_to, published_at=obj.published,
+        updated_at=obj.updated, visibility="public" if AS_PUBLIC in obj.to else "unlisted",
+    )
+
+
+async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, depth: int = 0) -> tuple[Post | None, bool]:
+    """Store a remote thread or reply; (post, newly stored). None when it belongs nowhere here."""
+    if not obj.is_public:
+        raise Ignored("only public posts are taken into communities")
+    existing = await posting.post_by_ap_id(ctx.session, obj.id)
+    if existing is not None:
+        return existing, False
+    author = await _author(ctx, obj)
+    if author.suspended:
+        raise Rejected("the author is suspended here")
+    if obj.in_reply_to:
+        parent = await _parent(ctx, obj.in_reply_to, depth)
+        thread = await posting.thread_of(ctx.session, parent)
+        if thread.locked:
+            raise Rejected("the thread is locked")
+        if parent.state != PUBLISHED and parent.state != "deleted":
+            raise Rejected("it replies to a post that is not public")
+        post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, None), community=None, parent=parent)
+        return post, post is not None
+    community, by_mention = await _community_for_thread(ctx, obj, announced_by)
+    if community is None:
+        return None, False
+    title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
+    post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, title), community=community, parent=None)
+    return post, post is not None
+
+
+async def _community_actor(ctx: Context, post: Post) -> Actor | None:
+    return await ctx.session.get(Actor, post.community_id) if post.community_id else None
+
+
+async def on_create(ctx: Context) -> None:
+    obj = await trusted_object(ctx, ctx.activity.object, ctx.actor.ap_id)
+    if obj.attributed_to != ctx.actor.ap_id:
+        raise Rejected("only the author can create a post")
+    post, created = await ingest(ctx, obj, announced_by=None)
+    if post is None:
+        raise Ignored("not addressed to a community here")
+    community = await _community_actor(ctx, post)
+    if created and community is not None and community.local:
+        # FEP-1b12: the community passes the activity on unchanged.
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
+                       boost_note=post.ap_id, new_thread=post.is_thread)
+
+
+async def on_announce(ctx: Context) -> None:
+    group = ctx.actor
+    if group.kind != GROUP or not await _followed_here(ctx, group):
+        raise Ignored("only announces from communities followed here are taken")
+    inner = ctx.activity.object
+    if isinstance(inner, Activity):
+        if inner.type in ("Create", "Update"):
+            obj = await trusted_object(ctx, inner.object, inner.actor)
+            if obj.attributed_to != inner.actor:
+                raise Rejected("the wrapped activity's actor is not the post's author")
+            if inner.type == "Update":
+                await _apply_update(ctx, obj)
+                return
+            post, _ = await ingest(ctx, obj, announced_by=group)
+            if post is None:
+                raise Ignored("nothing for us in it")
+            return
+        if inner.type == "Like":
+            if not same_origin(inner.actor, group.ap_id):
+                raise Ignored("votes from other hosts are only counted when they reach us directly")
+            liker = await get_actor(ctx.services, ctx.session, inner.actor)
+            post = await posting.post_by_ap_id(ctx.session, inner.object_id or "")
+            if post is not None and post.state == PUBLISHED:
+                await posting.add_like(ctx.session, liker, post, ap_id=inner.id)
+            return
+        if inner.type == "Delete":
+            await _apply_delete_from_origin(ctx, inner.object_id)
+            return
+        raise Ignored(f"announced {inner.type} is not handled")
+    if isinstance(inner, (str, APObject)):
+        obj = await trusted_object(ctx, inner, "")
+        post, _ = await ingest(ctx, obj, announced_by=group)
+        if post is None:
+            raise Ignored("nothing for us in it")
+        return
+    raise Ignored("announce of something we don't show")
+
+
+async def on_like(ctx: Context) -> None:
+    post = await posting.post_by_ap_id(ctx.session, ctx.activity.object_id or "")
+    if post is None or post.state != PUBLISHED:
+        raise Ignored("like of a post we don't have")
+    added = await posting.add_like(ctx.session, ctx.actor, post, ap_id=ctx.activity.id)
+    community = await _community_actor(ctx, post)
+    if added and community is not None and community.local:
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+
+
+async def on_undo_like(ctx: Context, inner_id: str | None, post_id: str | None) -> None:
+    like = await ctx.session.scalar(select(Like).where(Like.ap_id == inner_id)) if inner_id else None
+    post = await ctx.session.get(Post, like.post_id) if like else await posting.post_by_ap_id(ctx.session, post_id or "")
+    if post is None or (like is not None and like.actor_id != ctx.actor.id):
+        raise Ignored("no such like")
+    if await posting.remove_like(ctx.session, ctx.actor, post) is None:
+        raise Ignored("no such like")
+    community = await _community_actor(ctx, post)
+    if community is not None and community.local:
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+
+
+async def _apply_update(ctx: Context, obj: APObject) -> Post | None:
+    post = await posting.post_by_ap_id(ctx.session, obj.id)
+    if post is None:
+        return None
+    author = await ctx.session.get(Actor, post.author_id)
+    if author.ap_id != obj.attributed_to:
+        raise Rejected("only the author can edit a post")
+    data = _remote_post(obj, obj.name if post.is_thread else None)
+    await posting.edit_post(ctx.session, post, content_html=data.content_html,
+                            title=data.title if post.is_thread else None, content_warning=data.content_warning)
+    return post
+
+
+async def on_update_post(ctx: Context) -> None:
+    obj = await trusted_object(ctx, ctx.activity.object, ctx.actor.ap_id)
+    if obj.attributed_to != ctx.actor.ap_id:
+        raise Rejected("only the author can edit a post")
+    post = await _apply_update(ctx, obj)
+    if post is None:
+        raise Ignored("update of a post we don't have")
+    community = await _community_actor(ctx, post)
+    if community is not None and community.local:
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+
+
+async def on_delete_post(ctx: Context) -> None:
+    object_id = ctx.activity.object_id or ""
+    post = await posting.post_by_ap_id(ctx.session, object_id)
+    if post is None:
+        if same_origin(object_id, ctx.actor.ap_id) and await ctx.session.get(Tombstone, object_id) is None:
+            # Remember it, so a Create that arrives late cannot bring it back.
+            ctx.session.add(Tombstone(ap_id=object_id, former_type="Note"))
+        raise Ignored("deletion of a post we don't have")
+    author = await ctx.session.get(Actor, post.author_id)
+    if author.id != ctx.actor.id:
+        raise Rejected("only the author can delete a post")
+    await posting.delete_post(ctx.session, post)
+    community = await _community_actor(ctx, post)
+    if community is not None and community.local:
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+
+
+async def _apply_delete_from_origin(ctx: Context, object_id: str | None) -> None:
+    """A community says a post was deleted: believe it once the origin no longer serves it."""
+    post = await posting.post_by_ap_id(ctx.session, object_id or "")
+    if post is None:
+        raise Ignored("deletion of a post we don't have")
+    try:
+        await fetch_post(ctx.services, post.ap_id)
+    except ObjectUnavailable as exc:
+        if not exc.gone:
+            raise RetryLater(exc.reason) from None
+        await posting.delete_post(ctx.session, post)
+        return
+    raise Ignored("the post is still there at its origin")
