@@ -19,6 +19,7 @@ from .models import Actor, Delivery, InboxItem, Instance, OutboxActivity, utcnow
 from .models.queues import QUEUED
 from .outbox import deliver
 from .outbox.deliver import retry_delay
+from .remote.instances import refresh_software
 from .services import Services, open_services
 from .settings import Settings
 
@@ -27,6 +28,7 @@ LEASE = dt.timedelta(minutes=5)
 BREAKER_FAILURES = 10
 BREAKER_PAUSE = dt.timedelta(seconds=60)
 PAUSE_AFTER_FAILURE_DAYS = 7
+SOFTWARE_CHECK_EVERY = 5.0  # seconds
 
 
 async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
@@ -53,6 +55,8 @@ class Worker:
         self.concurrency = concurrency
         self.batch = batch
         self._stopping = False
+        self._next_software_check = 0.0
+        self._software_task: asyncio.Task | None = None
 
     # -- received activities -------------------------------------------------
     async def run_inbox_batch(self) -> int:
@@ -116,7 +120,20 @@ class Worker:
                 await record_host(session, host, alive, now)
 
     async def run_once(self) -> int:
-        return await self.run_inbox_batch() + await self.run_delivery_batch()
+        done = await self.run_inbox_batch() + await self.run_delivery_batch()
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_software_check and (self._software_task is None or self._software_task.done()):
+            # Which software a follower's server runs decides what it receives. Looked up beside
+            # the queues, never in their way: a slow host must not hold up deliveries.
+            self._next_software_check = now + SOFTWARE_CHECK_EVERY
+            self._software_task = asyncio.create_task(self._refresh_software())
+        return done
+
+    async def _refresh_software(self) -> None:
+        try:
+            await refresh_software(self.services)
+        except Exception:
+            log.exception("looking up remote software failed")
 
     async def run_forever(self, idle_wait: float = 1.0) -> None:
         while not self._stopping:
@@ -137,6 +154,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stopping = True
+        if self._software_task is not None:
+            self._software_task.cancel()
         self.services.work_available.set()
 
 

@@ -167,7 +167,8 @@ async def on_announce(ctx: Context) -> None:
     inner = ctx.activity.object
     if isinstance(inner, Activity):
         if inner.type in ("Create", "Update"):
-            obj = await trusted_object(ctx, inner.object, inner.actor)
+            # Trust an embedded copy only from the announcing community's own host (FEP-1b12).
+            obj = await trusted_object(ctx, inner.object, group.ap_id)
             if obj.attributed_to != inner.actor:
                 raise Rejected("the wrapped activity's actor is not the post's author")
             if inner.type == "Update":
@@ -190,7 +191,7 @@ async def on_announce(ctx: Context) -> None:
             return
         raise Ignored(f"announced {inner.type} is not handled")
     if isinstance(inner, (str, APObject)):
-        obj = await trusted_object(ctx, inner, "")
+        obj = await trusted_object(ctx, inner, group.ap_id)
         post, _ = await ingest(ctx, obj, announced_by=group)
         if post is None:
             raise Ignored("nothing for us in it")
