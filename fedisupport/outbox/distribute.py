@@ -43,7 +43,9 @@ async def announce(session: AsyncSession, settings: Settings, community: Actor, 
     """The community passes an activity on to its followers (FEP-1b12 §Announce)."""
     forum, microblog = await follower_inboxes(session, community)
     audience = {"to": [AS_PUBLIC], "cc": [community.followers_url] if community.followers_url else []}
-    if forum:
+    if forum or new_thread:
+        # A new thread's Announce is kept even with no forum follower yet: the community's
+        # outbox serves it to servers that follow later (Lemmy backfills from there).
         await publish(session, settings, community, activity(settings, "Announce", community, inner, **audience), forum)
     if microblog and boost_note:
         row = await session.scalar(select(Community).where(Community.actor_id == community.id))

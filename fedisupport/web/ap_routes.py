@@ -28,7 +28,7 @@ from starlette.routing import Route
 from ..activitypub import render
 from ..activitypub.origin import host_of, normalize_host
 from ..domain import accounts
-from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Membership, Post, User, utcnow
+from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Membership, OutboxActivity, Post, User, utcnow
 from ..models.content import PUBLIC, PUBLISHED
 from ..models.social import MODERATOR, OWNER
 from ..settings import Settings
@@ -260,20 +260,42 @@ async def community_outbox(request: Request) -> Response:
     return await _outbox(request, actor, 0 if actor.suspended else row.thread_count)
 
 
-async def _outbox(request: Request, actor: Actor, total: int) -> Response:
-    """An actor's outbox: the number of posts, and a first page.
+OUTBOX_ITEMS = 20
 
-    The page is empty for now. The threads issue fills it with the activities we really
-    published (a person's `Create`s; a Group's `Announce`s of them, newest first, keyset-paged
-    with `next`) once they are stored in a form that can be served. Nothing is made up here in
-    the meantime: Mastodon reads only `totalItems` from an outbox, and an empty page is true.
+
+async def _recent_activities(request: Request, actor: Actor) -> list[dict[str, Any]]:
+    """The actor's latest published threads as the activities that carried them, newest first.
+
+    A community's are its Announces of Creates of threads (what Lemmy reads to backfill a
+    community it starts following); a person's are their Creates. Only activities we really
+    sent, served as sent.
     """
+    wanted = "Announce" if actor.kind == GROUP else "Create"
+    async with request.app.state.sessions() as session:
+        bodies = list(await session.scalars(
+            select(OutboxActivity.body).where(OutboxActivity.actor_id == actor.id, OutboxActivity.type == wanted)
+            .order_by(OutboxActivity.created_at.desc(), OutboxActivity.id.desc()).limit(OUTBOX_ITEMS * 3)))
+    items = []
+    for body in bodies:
+        doc = json.loads(body)
+        inner = doc.get("object") if wanted == "Announce" else doc
+        note = inner.get("object") if isinstance(inner, dict) else None
+        if not isinstance(inner, dict) or inner.get("type") != "Create" or not isinstance(note, dict):
+            continue
+        if note.get("inReplyTo") or doc.get("to") == []:
+            continue
+        doc.pop("@context", None)
+        items.append(doc)
+        if len(items) == OUTBOX_ITEMS:
+            break
+    return items
+
+
+async def _outbox(request: Request, actor: Actor, total: int) -> Response:
+    """An actor's outbox: how many posts, and the latest threads inline (Lemmy reads only these)."""
     outbox_id = actor.outbox_url or render.collection_id(actor, "outbox")
-    first = f"{outbox_id}?page=true"
-    if request.query_params.get("page"):
-        doc = render.ordered_collection_page(first, outbox_id, items=[])
-    else:
-        doc = render.ordered_collection(outbox_id, total, first=first)
+    items = [] if actor.suspended else await _recent_activities(request, actor)
+    doc = render.ordered_collection(outbox_id, total, items=items)
     return await ap_response(request, doc, cache_control=COLLECTION_CACHE)
 
 
