@@ -514,7 +514,8 @@ def _check_content_type(resp: httpx.Response, allow_plain_json: bool) -> None:
     media_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if media_type in AP_CONTENT_TYPES:
         return
-    if allow_plain_json and media_type == "application/json":
+    # WebFinger answers application/jrd+json; NodeInfo plain JSON (or its profile'd form).
+    if allow_plain_json and media_type in ("application/json", "application/jrd+json"):
         return
     raise FetchRefused(f"unexpected content type {media_type or 'none'!r}")
 

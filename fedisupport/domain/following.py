@@ -118,6 +118,8 @@ async def follow(session: AsyncSession, settings: Settings, follower: Actor, tar
         else:
             await accept(session, settings, entry)
         return entry
+    if target.kind == GROUP:
+        await remember_remote_community(session, target)
     doc = activities.follow(settings, follower, target)
     entry = Follow(follower_id=follower.id, target_id=target.id, ap_id=doc["id"], state=PENDING)
     session.add(entry)
@@ -173,3 +175,14 @@ async def remote_unfollowed(session: AsyncSession, follower: Actor, follow_ap_id
     await session.delete(entry)
     await session.flush()
     return True
+
+
+async def remember_remote_community(session: AsyncSession, group: Actor) -> Community:
+    """A remote Group one of our people joins gets a community row, named name@host."""
+    community = await session.scalar(select(Community).where(Community.actor_id == group.id))
+    if community is None:
+        community = Community(actor_id=group.id, local=False, name=f"{group.username}@{group.domain}".lower(),
+                              title=group.display_name or group.username, description="")
+        session.add(community)
+        await session.flush()
+    return community
