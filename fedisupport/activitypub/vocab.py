@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from fedisupport.activitypub.jsonld import AS_PUBLIC, PUBLIC_ADDRESSES, as_list, get_id
 
@@ -227,6 +227,11 @@ def parse_object(doc: Any, limits: Limits = DEFAULT_LIMITS) -> APObject | APActo
     )
 
 
+def _name_from_id(actor_id: str) -> str:
+    path = urlsplit(actor_id).path.rstrip("/")
+    return unquote(path.rsplit("/", 1)[-1]) or urlsplit(actor_id).hostname or "someone"
+
+
 def parse_actor(doc: Any, limits: Limits = DEFAULT_LIMITS) -> APActor:
     """Parse an actor document, or raise `Invalid`."""
     doc = _require_dict(doc, "actor")
@@ -234,9 +239,9 @@ def parse_actor(doc: Any, limits: Limits = DEFAULT_LIMITS) -> APActor:
     if kind not in ACTOR_TYPES:
         raise Invalid(f"unsupported actor type {kind!r}")
     actor_id = _url(doc.get("id"), "id", limits)
-    username = _text(doc, "preferredUsername", limits.name)
-    if not username:
-        raise Invalid("actor has no preferredUsername")
+    # preferredUsername is optional in ActivityPub; without it, the id's last path segment is
+    # the most recognisable name we can show (and WebFinger is not needed to talk to it).
+    username = _text(doc, "preferredUsername", limits.name) or _name_from_id(actor_id)
     endpoints = doc.get("endpoints")
     aliases = as_list(doc.get("alsoKnownAs"))
     if len(aliases) > limits.addressing:

@@ -403,15 +403,18 @@ def test_post_without_author_is_refused() -> None:
         parse_object(doc)
 
 
-def test_actor_without_inbox_or_username_is_refused() -> None:
+def test_actor_without_inbox_is_refused() -> None:
     doc = load("mastodon/person")
     del doc["inbox"]
     with pytest.raises(Invalid, match="inbox"):
         parse_actor(doc)
+
+
+def test_actor_without_username_is_named_after_its_id() -> None:
+    # ActivityPub makes preferredUsername optional (fediverse-pasture's emily and frank).
     doc = load("mastodon/person")
     del doc["preferredUsername"]
-    with pytest.raises(Invalid, match="preferredUsername"):
-        parse_actor(doc)
+    assert parse_actor(doc).preferred_username == doc["id"].rstrip("/").rsplit("/", 1)[-1]
 
 
 def test_announce_of_undo_of_like_parses() -> None:

@@ -23,10 +23,8 @@ whose own documents need a signed GET; WebFinger round-trips. (pasture's unsigne
 EchoRequest with no actor, so alice and dean are refused with 400 "activity has no actor" before
 any signature check; our own tests cover unsigned activities that do name an actor.)
 
-Known gap (a strict xfail below, so fixing it shows up): emily's and frank's signed POSTs are
-refused with 401 "cannot verify the signature: key document is not a usable actor: actor has no
-preferredUsername". Their actor documents have no preferredUsername, which ActivityPub makes
-optional, and fedisupport.activitypub.vocab.parse_actor requires it.
+emily's and frank's actor documents have no preferredUsername, which ActivityPub makes optional;
+their signed POSTs must be accepted too.
 """
 from __future__ import annotations
 
@@ -50,11 +48,6 @@ EXPECTED = {
     "emily": {"get_actor": True, "post_inbox": True},
     "frank": {"get_actor": True, "post_inbox": True},
     "webfinger": True,
-}
-# Checks that fail today, with the reason; test_actors_without_preferred_username_can_post holds them.
-KNOWN_GAPS = {
-    ("emily", "post_inbox"): "actor has no preferredUsername",
-    ("frank", "post_inbox"): "actor has no preferredUsername",
 }
 
 
@@ -121,12 +114,10 @@ async def test_verify_actor_passes_for_our_community_person_and_instance_actor(i
     outcome = await run_verify_actor(pasture_python, list(targets.values()))
 
     print(json.dumps({name: outcome["results"][uri]["table"] for name, uri in targets.items()}, indent=2))
-    found = differences(outcome, targets, skip=frozenset(KNOWN_GAPS))
+    found = differences(outcome, targets)
     assert not found, explain(outcome, targets, found)
 
 
-@pytest.mark.xfail(strict=True, reason="parse_actor requires preferredUsername, which ActivityPub makes optional: "
-                   "signed POSTs from such actors get 401 'key document is not a usable actor'")
 async def test_actors_without_preferred_username_can_post(instance, pasture_python):
     targets = await seed(instance)
     targets = {"community (by handle)": targets["community (by handle)"]}
