@@ -34,6 +34,7 @@ from ..models.social import MODERATOR, OWNER
 from ..settings import Settings
 from . import pages
 from .negotiation import ActivityJSONResponse, vary_accept, wants_activitypub
+from .signed_fetch import check_signed_get
 
 # Actors change rarely and peers refetch them often; a few minutes of caching spares us both.
 ACTOR_CACHE: Final = "public, max-age=180"
@@ -56,14 +57,20 @@ _ACTOR_PATH = re.compile(r"^/(u|c)/([^/]+)$")
 
 async def ap_response(
     request: Request, document: dict[str, Any], status: int = 200, *,
-    cache_control: str = ACTOR_CACHE, negotiated: bool = False,
+    cache_control: str = ACTOR_CACHE, negotiated: bool = False, public: bool = False,
 ) -> Response:
     """Send an ActivityStreams document. Every ActivityPub GET handler answers through here.
 
-    This is the single place for checks that apply to all of them (authorized fetch will verify
-    the request's signature here). `negotiated` marks URLs that also serve HTML, which need
+    With authorized fetch on, only `public` documents (actors, which carry our keys) go out
+    without a verified signature. `negotiated` marks URLs that also serve HTML, which need
     `Vary: Accept` so caches keep the two answers apart.
     """
+    if _settings(request).authorized_fetch and not public:
+        refused = await check_signed_get(request)
+        if refused is not None:
+            return refused
+        # An answer meant for one signed requester must not be served from a shared cache.
+        cache_control = "private, " + cache_control.replace("public, ", "")
     response = ActivityJSONResponse(document, status_code=status)
     response.headers["Cache-Control"] = cache_control
     return vary_accept(response) if negotiated else response
@@ -71,7 +78,8 @@ async def ap_response(
 
 async def _gone(request: Request, actor: Actor, *, negotiated: bool = False) -> Response:
     """410 with the actor's Tombstone (on its collections too: everything under it is gone)."""
-    return await ap_response(request, render.tombstone_document(actor), 410, negotiated=negotiated)
+    # Public even under authorized fetch: peers must be able to learn that an actor is gone.
+    return await ap_response(request, render.tombstone_document(actor), 410, negotiated=negotiated, public=True)
 
 
 # --- loading local actors ---------------------------------------------------------------------
@@ -125,7 +133,7 @@ async def instance_actor(request: Request) -> Response:
         actor = await _instance_actor(session, settings)
     if actor is None:
         raise HTTPException(404, "This instance has not been set up yet.")
-    return await ap_response(request, render.actor_document(settings, actor))
+    return await ap_response(request, render.actor_document(settings, actor), public=True)
 
 
 async def instance_outbox(request: Request) -> Response:
@@ -141,7 +149,7 @@ async def person(request: Request) -> Response:
     actor = await _load_person(request)
     if actor.deleted_at is not None:
         return await _gone(request, actor, negotiated=True)
-    return await ap_response(request, render.actor_document(_settings(request), actor), negotiated=True)
+    return await ap_response(request, render.actor_document(_settings(request), actor), negotiated=True, public=True)
 
 
 async def person_page(request: Request) -> Response:
@@ -168,7 +176,8 @@ async def community(request: Request) -> Response:
     actor, row = await _load_community(request)
     if actor.deleted_at is not None:
         return await _gone(request, actor, negotiated=True)
-    return await ap_response(request, render.actor_document(_settings(request), actor, row), negotiated=True)
+    return await ap_response(request, render.actor_document(_settings(request), actor, row), negotiated=True,
+                             public=True)
 
 
 # --- collections ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..domain.accounts import INSTANCE_ACTOR_USERNAME, local_actor_by_name
 from ..inbox.receive import receive
 from ..models import OutboxActivity
-from .negotiation import ActivityJSONResponse
+from .ap_routes import ap_response
 
 
 async def shared_inbox(request: Request) -> Response:
@@ -47,7 +47,7 @@ async def published_activity(request: Request) -> Response:
         body = await session.scalar(select(OutboxActivity.body).where(OutboxActivity.ap_id == ap_id))
     if body is None:
         return JSONResponse({"error": "no such activity"}, status_code=404)
-    return ActivityJSONResponse(json.loads(body))
+    return await ap_response(request, json.loads(body), cache_control="public, max-age=3600")
 
 
 def routes() -> list[Route]:
