@@ -1,5 +1,6 @@
 """SQLAlchemy tables, storage only. Import from here so every table is registered."""
 from .actors import APPLICATION, GROUP, PERSON, Actor, Instance, Site, User
+from .auth import Invite, WebSession
 from .base import Base, utcnow
 from .content import Like, Post, Tombstone
 from .moderation import DomainPolicy, HeldItem, ModAction, Report, Rule
@@ -9,5 +10,5 @@ from .social import Community, Follow, Membership
 __all__ = [
     "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "Delivery", "DomainPolicy",
     "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
-    "OutboxActivity", "Post", "Report", "Rule", "Site", "Tombstone", "User", "utcnow",
+    "OutboxActivity", "Post", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
 ]
