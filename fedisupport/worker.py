@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .inbox.backfill import run_requests as run_backfills
 from .inbox.context import RetryLater
 from .inbox.process import process_item, record_failure
 from .models import Actor, Delivery, InboxItem, Instance, OutboxActivity, utcnow
@@ -29,6 +30,7 @@ BREAKER_FAILURES = 10
 BREAKER_PAUSE = dt.timedelta(seconds=60)
 PAUSE_AFTER_FAILURE_DAYS = 7
 SOFTWARE_CHECK_EVERY = 5.0  # seconds
+BACKFILL_CHECK_EVERY = 2.0
 
 
 async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
@@ -55,8 +57,8 @@ class Worker:
         self.concurrency = concurrency
         self.batch = batch
         self._stopping = False
-        self._next_software_check = 0.0
-        self._software_task: asyncio.Task | None = None
+        self._side_tasks: dict[str, asyncio.Task] = {}
+        self._side_due: dict[str, float] = {}
 
     # -- received activities -------------------------------------------------
     async def run_inbox_batch(self) -> int:
@@ -121,19 +123,26 @@ class Worker:
 
     async def run_once(self) -> int:
         done = await self.run_inbox_batch() + await self.run_delivery_batch()
-        now = asyncio.get_running_loop().time()
-        if now >= self._next_software_check and (self._software_task is None or self._software_task.done()):
-            # Which software a follower's server runs decides what it receives. Looked up beside
-            # the queues, never in their way: a slow host must not hold up deliveries.
-            self._next_software_check = now + SOFTWARE_CHECK_EVERY
-            self._software_task = asyncio.create_task(self._refresh_software())
+        # Work that waits on other servers runs beside the queues, never in their way: a slow
+        # host must not hold up deliveries.
+        self._beside("software", SOFTWARE_CHECK_EVERY, lambda: refresh_software(self.services))
+        self._beside("backfill", BACKFILL_CHECK_EVERY, lambda: run_backfills(self.services, claim))
         return done
 
-    async def _refresh_software(self) -> None:
-        try:
-            await refresh_software(self.services)
-        except Exception:
-            log.exception("looking up remote software failed")
+    def _beside(self, name: str, every: float, work) -> None:
+        now = asyncio.get_running_loop().time()
+        task = self._side_tasks.get(name)
+        if now < self._side_due.get(name, 0.0) or (task is not None and not task.done()):
+            return
+        self._side_due[name] = now + every
+
+        async def run() -> None:
+            try:
+                await work()
+            except Exception:
+                log.exception("%s pass failed", name)
+
+        self._side_tasks[name] = asyncio.create_task(run(), name=f"worker-{name}")
 
     async def run_forever(self, idle_wait: float = 1.0) -> None:
         while not self._stopping:
@@ -154,8 +163,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stopping = True
-        if self._software_task is not None:
-            self._software_task.cancel()
+        for task in self._side_tasks.values():
+            task.cancel()
         self.services.work_available.set()
 
 

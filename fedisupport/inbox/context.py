@@ -31,8 +31,10 @@ class RetryLater(Exception):
 class Context:
     services: Services
     session: AsyncSession
-    activity: Activity
-    actor: Actor  # the activity's actor, verified by the signature
+    # The activity and its actor, verified by the signature; None for posts we fetch ourselves
+    # (backfill), whose authors are checked against their origin instead.
+    activity: Activity | None
+    actor: Actor | None
 
     @property
     def settings(self):

@@ -23,6 +23,7 @@ from ..outbox.distribute import announce
 from ..remote.actors import ActorUnavailable, get_actor
 from ..remote.objects import POST_TYPES, ObjectUnavailable, fetch_post
 from ..text import sanitize_html
+from .backfill_queue import request_backfill
 from .context import Context, Ignored, Rejected, RetryLater
 
 log = logging.getLogger("fedisupport.inbox")
@@ -47,7 +48,7 @@ async def trusted_object(ctx: Context, obj: object, origin_actor: str) -> APObje
 async def _author(ctx: Context, obj: APObject) -> Actor:
     if not obj.attributed_to or not same_origin(obj.id, obj.attributed_to):
         raise Rejected("a post must live on its author's server")
-    if obj.attributed_to == ctx.actor.ap_id:
+    if ctx.actor is not None and obj.attributed_to == ctx.actor.ap_id:
         return ctx.actor
     try:
         return await get_actor(ctx.services, ctx.session, obj.attributed_to)
@@ -139,6 +140,9 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
         return None, False
     title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
     post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, title), community=community, parent=None)
+    if post is not None and not community.local:
+        # We see a remote community's thread from its start or later: fetch what came before.
+        await request_backfill(ctx.session, post)
     return post, post is not None
 
 

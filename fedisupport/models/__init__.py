@@ -4,11 +4,11 @@ from .auth import Invite, WebSession
 from .base import Base, utcnow
 from .content import Like, Post, Tombstone
 from .moderation import DomainPolicy, HeldItem, ModAction, Report, Rule
-from .queues import Delivery, InboxItem, OutboxActivity
+from .queues import Delivery, FetchRequest, InboxItem, OutboxActivity
 from .social import Community, Follow, Membership
 
 __all__ = [
     "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "Delivery", "DomainPolicy",
-    "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
+    "FetchRequest", "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
     "OutboxActivity", "Post", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
 ]

@@ -80,3 +80,25 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class FetchRequest(Base):
+    """Something to fetch from other servers later, e.g. the replies of a remote thread."""
+
+    __tablename__ = "fetch_requests"
+    __table_args__ = (
+        UniqueConstraint("purpose", "url"),
+        Index("ix_fetch_requests_claim", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # backfill: walk a remote thread's context/replies collections for posts we lack
+    purpose: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2048))
+    state: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    result: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
