@@ -1,6 +1,7 @@
 """Local actors: people, communities, the instance actor, and the logins behind people."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 from argon2 import PasswordHasher
@@ -64,7 +65,8 @@ async def _new_local_actor(
             raise DomainError(f"the name {username!r} is reserved")
     if await local_actor_by_name(session, settings, username) is not None:
         raise Conflict(f"the name {username!r} is taken (people and communities share one set of names)")
-    private_pem, public_pem = generate_keypair()
+    # Key generation and password hashing take tens to hundreds of milliseconds: off the loop.
+    private_pem, public_pem = await asyncio.to_thread(generate_keypair)
     ap_id = urls.actor(settings, kind, username)
     base = ap_id
     actor = Actor(
@@ -117,7 +119,8 @@ async def create_user(
     if email and await session.scalar(select(User.id).where(User.email == email)):
         raise Conflict("an account with that email address exists already")
     actor = await _new_local_actor(session, settings, PERSON, username, display_name or username, reserved_ok=is_admin)
-    user = User(actor_id=actor.id, email=email, password_hash=hash_password(password), is_admin=is_admin, approved=approved)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin, approved=approved)
     session.add(user)
     await session.flush()
     return user
@@ -185,3 +188,10 @@ async def count_local_users(session: AsyncSession) -> int:
 async def get_site(session: AsyncSession) -> Site | None:
     """The site row for display; None before `fedisupport init` ran (pages still render)."""
     return await session.get(Site, 1)
+
+
+async def awaiting_approval(session: AsyncSession, actor: Actor) -> bool:
+    """A person whose sign-up an admin has not approved yet: not public until then."""
+    if actor.kind != PERSON or not actor.local:
+        return False
+    return await session.scalar(select(User.approved).where(User.actor_id == actor.id)) is False

@@ -197,11 +197,12 @@ async def login(request: Request) -> Response:
         return page(values=values, errors={"password": _wait_message(wait)}, next_path=next_path, status_code=429)
 
     async with request.app.state.sessions() as session:
-        user = await session.scalar(
-            select(User).join(Actor, Actor.id == User.actor_id)
+        row = (await session.execute(
+            select(User, Actor.suspended).join(Actor, Actor.id == User.actor_id)
             .where(Actor.local.is_(True), Actor.kind == PERSON, Actor.domain == settings.domain,
                    Actor.username == username, Actor.deleted_at.is_(None))
-        ) if username else None
+        )).first() if username else None
+    user, suspended = row if row is not None else (None, False)
     # Checked outside any transaction: argon2 takes a while, and a connection shouldn't wait on it.
     # Unknown names cost the same time as wrong passwords, so timing can't tell which names exist.
     password_ok = await _verify_password(user.password_hash if user else _hash_for_unknown_names(), password)
@@ -212,6 +213,8 @@ async def login(request: Request) -> Response:
     if not user.approved:
         # Said only once the password is right, so it tells a stranger nothing.
         return page(values=values, errors={}, pending=True, next_path=next_path, status_code=403)
+    if suspended:
+        return page(values=values, errors={}, suspended=True, next_path=next_path, status_code=403)
     async with db.transaction(request.app.state.sessions) as session:
         user = await session.get(User, user.id)
         if user is None:  # deleted a moment ago

@@ -91,7 +91,9 @@ def _settings(request: Request) -> Settings:
 
 async def _person(session: AsyncSession, settings: Settings, name: str) -> Actor | None:
     actor = await accounts.local_actor_by_name(session, settings, name)
-    return actor if actor is not None and actor.kind == PERSON else None
+    if actor is None or actor.kind != PERSON or await accounts.awaiting_approval(session, actor):
+        return None
+    return actor
 
 
 async def _community(session: AsyncSession, name: str) -> tuple[Actor, Community] | None:
@@ -383,6 +385,8 @@ async def _find(session: AsyncSession, settings: Settings, lookup: Lookup) -> Ac
     actor = await accounts.local_actor_by_name(session, settings, lookup.name)
     # The instance actor's stored name is internal; it is found by the domain only.
     if actor is None or actor.kind == APPLICATION or (lookup.kind and actor.kind != lookup.kind):
+        return None
+    if await accounts.awaiting_approval(session, actor):
         return None
     return actor
 

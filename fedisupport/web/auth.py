@@ -151,7 +151,7 @@ def hash_token(token: str) -> str:
 async def current_user(request: Request) -> CurrentUser | None:
     """The signed-in person, or None. Looked up once per request, then kept on request.state.
 
-    A session that has expired, or whose account is no longer approved or has been deleted,
+    A session that has expired, or whose account is no longer approved, suspended or deleted,
     is removed, and its cookie cleared on the response.
     """
     cached = getattr(request.state, "current_user", _UNRESOLVED)
@@ -180,7 +180,7 @@ async def _load_session(request: Request, session_id: str) -> CurrentUser | None
             return None
         web_session, user, actor = row
         now = utcnow()
-        if web_session.expires_at <= now or not user.approved or actor.deleted_at is not None:
+        if web_session.expires_at <= now or not user.approved or actor.deleted_at is not None or actor.suspended:
             await db.delete(web_session)
             await db.commit()
             return None

@@ -137,6 +137,10 @@ async def test_approval_mode_waits_for_an_admin(instance):
         assert auth.session_cookie_name(instance.settings) not in response.cookies
         assert "your request is in" in (await client.get("/signup?requested=1")).text
         assert not (await user_named(instance, "ada")).approved
+        # Not public until approved: no profile, no WebFinger answer, no actor document.
+        domain = instance.settings.domain
+        assert (await client.get("/u/ada", headers={"Accept": "application/activity+json"})).status_code == 404
+        assert (await client.get(f"/.well-known/webfinger?resource=acct:ada@{domain}")).status_code == 404
 
         refused = await log_in(client, "ada")
         assert refused.status_code == 403 and "waiting for approval" in refused.text
@@ -154,6 +158,7 @@ async def test_approval_mode_waits_for_an_admin(instance):
     async with instance.client() as client:
         assert (await log_in(client, "ada")).status_code == 303
         assert (await client.get("/settings/profile")).status_code == 200
+        assert (await client.get("/u/ada", headers={"Accept": "application/activity+json"})).status_code == 200
 
 
 async def test_declining_removes_the_request_and_frees_the_name(instance):
@@ -679,3 +684,19 @@ async def test_the_only_admin_cannot_delete_their_account(instance):
         response = await post_form(client, "/settings/delete", {"confirm_username": "ada"})
     assert response.status_code == 409 and "only admin" in response.text
     assert (await user_named(instance, "ada")) is not None
+
+
+async def test_a_suspended_account_cannot_log_in_and_its_sessions_end(instance):
+    user = await make_user(instance, "ada")
+    async with instance.client() as client:
+        assert (await log_in(client, "ada")).status_code == 303
+        assert (await client.get("/settings/profile")).status_code == 200
+        async with db.transaction(instance.sessions) as session:
+            (await session.get(Actor, user.actor_id)).suspended = True
+        # The open session no longer counts...
+        assert (await client.get("/settings/profile")).status_code == 303
+    async with instance.client() as client:
+        # ...and logging in again says why, kindly, once the password is right.
+        refused = await log_in(client, "ada")
+        assert refused.status_code == 403 and "This account is suspended" in refused.text
+        assert auth.session_cookie_name(instance.settings) not in refused.cookies
