@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..activitypub import render
+from ..activitypub.jsonld import AS_PUBLIC
 from ..models import Actor
 from ..settings import Settings
 from .publish import activity
@@ -27,3 +29,10 @@ def reject_follow(settings: Settings, target: Actor, follower: Actor, follow_ap_
 
 def undo_follow(settings: Settings, follower: Actor, target: Actor, follow_ap_id: str) -> dict[str, Any]:
     return activity(settings, "Undo", follower, follow_object(follow_ap_id, follower, target), to=[target.ap_id])
+
+
+def update_actor(settings: Settings, actor: Actor) -> dict[str, Any]:
+    """Tell other servers a profile changed; they show the new name and bio."""
+    document = render.actor_document(settings, actor)
+    document.pop("@context", None)
+    return activity(settings, "Update", actor, document, to=[AS_PUBLIC])

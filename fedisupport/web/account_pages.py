@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import db
-from ..domain import accounts, registration
+from ..domain import accounts, profile, registration
 from ..domain.account_deletion import LastAdmin, delete_account
 from ..domain.errors import Conflict, DomainError
 from ..models import PERSON, Actor, User
@@ -268,10 +268,8 @@ async def settings_profile(request: Request) -> Response:
         return page(values=values, errors=errors, status_code=400)
     async with db.transaction(request.app.state.sessions) as session:
         actor = await session.get(Actor, me.actor.id)
-        actor.display_name = values["display_name"]
-        # Plain text, as typed: activitypub.render.plain_paragraphs escapes it into <p>
-        # paragraphs wherever it is shown (the profile page and the actor document).
-        actor.summary = values["bio"]
+        await profile.update_profile(session, request.app.state.settings, actor,
+                                     display_name=values["display_name"], bio=values["bio"])
     return redirect(request, "/settings/profile?saved=1")
 
 

@@ -700,3 +700,19 @@ async def test_a_suspended_account_cannot_log_in_and_its_sessions_end(instance):
         refused = await log_in(client, "ada")
         assert refused.status_code == 403 and "This account is suspended" in refused.text
         assert auth.session_cookie_name(instance.settings) not in refused.cookies
+
+
+async def test_a_profile_change_is_sent_to_remote_followers_as_an_update(instance):
+    await make_user(instance, "ada")
+    await add_remote_follower(instance, "ada", "rem", "https://remote.example/inbox")
+    async with instance.client() as client:
+        await log_in(client, "ada")
+        await post_form(client, "/settings/profile", {"display_name": "Ada L.", "bio": "Listening."})
+        await post_form(client, "/settings/profile", {"display_name": "Ada L.", "bio": "Listening."})  # no change
+    async with instance.sessions() as session:
+        updates = list(await session.scalars(select(OutboxActivity).where(OutboxActivity.type == "Update")))
+        deliveries = list(await session.scalars(select(Delivery).where(Delivery.activity_id == updates[0].id)))
+    assert len(updates) == 1
+    body = json.loads(updates[0].body)
+    assert body["object"]["type"] == "Person" and body["object"]["name"] == "Ada L."
+    assert [d.inbox_url for d in deliveries] == ["https://remote.example/inbox"]
