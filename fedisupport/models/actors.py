@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Id, Timestamp, utcnow
@@ -118,3 +119,9 @@ class Site(Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     default_language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    # Moderation policy knobs (see fedisupport/policy). 0 turns a limit off.
+    new_account_held_posts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    posts_per_hour: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    remote_domain_posts_per_minute: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    spam_mention_limit: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    show_blocked_domains: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())

@@ -53,6 +53,8 @@ class Post(Base):
     visibility: Mapped[str] = mapped_column(String(16), default=PUBLIC)
     state: Mapped[str] = mapped_column(String(16), default=PUBLISHED)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Slow mode on a thread: seconds a person waits between two replies in it (0: off).
+    slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     depth: Mapped[int] = mapped_column(Integer, default=0)
     reply_count: Mapped[int] = mapped_column(Integer, default=0)  # direct replies

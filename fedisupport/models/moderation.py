@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Id, Timestamp, utcnow
@@ -100,3 +100,39 @@ class HeldItem(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+class KeywordRule(Base):
+    """Words or patterns this instance (or one community) rejects, holds or puts behind a warning."""
+
+    __tablename__ = "keyword_rules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    pattern: Mapped[str] = mapped_column(String(500))
+    is_regex: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A BCP 47 language tag, or NULL for every language.
+    language: Mapped[str | None] = mapped_column(String(16))
+    # reject | hold | warn
+    action: Mapped[str] = mapped_column(String(16))
+    # The content warning added by a `warn` rule.
+    warning: Mapped[str] = mapped_column(String(500), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class CommunityBan(Base):
+    """Someone banned from a community here (or, remotely, from one of ours), until expiry."""
+
+    __tablename__ = "community_bans"
+    __table_args__ = (UniqueConstraint("community_id", "actor_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("actors.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    # The Block activity that carried the ban, to Undo it later.
+    ap_id: Mapped[str | None] = mapped_column(String(2048))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("actors.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)

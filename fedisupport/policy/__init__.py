@@ -1,0 +1,1 @@
+"""The instance's own moderation policy: one decision point, called at three checkpoints."""
