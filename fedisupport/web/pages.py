@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain import accounts
-from ..models import Actor, Community, Post
+from ..models import Actor, Post
 from ..models.content import PUBLIC, PUBLISHED
+from . import auth
 from .paging import decode_cursor, encode_cursor
 
 log = logging.getLogger("fedisupport.web")
@@ -22,20 +23,26 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
 
 
 async def home(request: Request) -> Response:
+    me = await auth.current_user(request)  # so the header knows who is here
     async with request.app.state.sessions() as session:
         site = await accounts.get_site(session)
         communities = await accounts.list_communities(session)
-    return render(request, "home.html", site=site, communities=communities)
+    return auth.apply_cookies(request, render(request, "home.html", site=site, communities=communities, viewer=me))
 
 
 async def community_page(request: Request) -> Response:
+    """/c/{name} for people: the community's threads by latest activity, and joining it."""
+    from . import thread_pages
+
     name = request.path_params["name"].lower()
     page_size = request.app.state.settings.page_size
     cursor = decode_cursor(request.query_params.get("before"))
+    me = await auth.current_user(request)
     async with request.app.state.sessions() as session:
         site = await accounts.get_site(session)
         community = await accounts.community_by_name(session, name)
-        if community is None:
+        community_actor = await session.get(Actor, community.actor_id) if community is not None else None
+        if community is None or community_actor is None:
             raise HTTPException(404, "We couldn't find that community.")
         query = (
             select(Post, Actor)
@@ -46,36 +53,32 @@ async def community_page(request: Request) -> Response:
             .limit(page_size + 1)
         )
         if cursor:
-            when, row_id = cursor
-            query = query.where(or_(Post.last_activity_at < when, and_(Post.last_activity_at == when, Post.id < row_id)))
+            # A row comparison, so both databases seek the index instead of filtering from the top.
+            query = query.where(tuple_(Post.last_activity_at, Post.id) < cursor)
         rows = list((await session.execute(query)).all())
+        membership = await thread_pages.membership_of(session, me, community_actor)
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(rows[-1][0].last_activity_at, rows[-1][0].id) if more else None
-    return render(request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor)
+    notice = next((key for key in ("joined", "left", "deleted") if key in request.query_params), None)
+    return auth.apply_cookies(request, render(
+        request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor,
+        viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url,
+    ))
 
 
 async def post_page(request: Request) -> Response:
-    try:
-        post_id = int(request.path_params["post_id"])
-    except ValueError:
-        raise HTTPException(404, "We couldn't find that post.") from None
-    async with request.app.state.sessions() as session:
-        site = await accounts.get_site(session)
-        row = (await session.execute(
-            select(Post, Actor).join(Actor, Actor.id == Post.author_id).where(Post.id == post_id, Post.local.is_(True))
-        )).first()
-        if row is None or row[0].state != PUBLISHED or row[0].visibility != PUBLIC:
-            raise HTTPException(404, "We couldn't find that post. It may have been removed.")
-        post, author = row
-        community = await session.scalar(select(Community).where(Community.actor_id == post.community_id))
-    return render(request, "post.html", site=site, post=post, author=author, community=community)
+    """/p/{post_id} as HTML (post_routes answers JSON on the same URL and calls this otherwise)."""
+    from . import thread_pages
+
+    return await thread_pages.post_page(request)
 
 
 async def help_page(request: Request) -> Response:
+    me = await auth.current_user(request)
     async with request.app.state.sessions() as session:
         site = await accounts.get_site(session)
-    return render(request, "help.html", site=site)
+    return auth.apply_cookies(request, render(request, "help.html", site=site, viewer=me))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -91,9 +94,11 @@ def exception_handlers() -> dict:
 
 
 def routes() -> list[Route]:
+    from . import thread_pages
+
     return [
+        *thread_pages.routes(),
         Route("/", home, name="home"),
         Route("/c/{name}", community_page, name="community"),
-        Route("/p/{post_id}", post_page, name="post"),
         Route("/help", help_page, name="help"),
     ]
