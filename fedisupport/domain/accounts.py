@@ -148,11 +148,10 @@ async def create_community(
     return community
 
 
-async def community_by_name(session: AsyncSession, name: str, local_only: bool = True) -> Community | None:
-    query = select(Community).where(Community.name == name.lower())
-    if local_only:
-        query = query.where(Community.local.is_(True))
-    return await session.scalar(query)
+async def community_by_name(session: AsyncSession, name: str) -> Community | None:
+    """A community by its name here: `hope` for ours, `hope@other.example` for a remote one."""
+    name = name.lower()
+    return await session.scalar(select(Community).where(Community.name == name, Community.local.is_("@" not in name)))
 
 
 async def make_moderator(session: AsyncSession, settings: Settings, community_name: str, username: str) -> Membership:
@@ -179,6 +178,17 @@ async def list_communities(session: AsyncSession, local_only: bool = True) -> li
     if local_only:
         query = query.where(Community.local.is_(True))
     return list(await session.scalars(query))
+
+
+async def joined_remote_communities(session: AsyncSession) -> list[Community]:
+    """Communities on other servers that someone here has joined, busiest first."""
+    from ..models import Follow
+    from ..models.social import ACCEPTED
+
+    member = (select(Follow.id).join(Actor, Actor.id == Follow.follower_id)
+              .where(Follow.target_id == Community.actor_id, Follow.state == ACCEPTED, Actor.local.is_(True)).exists())
+    return list(await session.scalars(select(Community).where(Community.local.is_(False), member)
+                                      .order_by(Community.thread_count.desc(), Community.name).limit(50)))
 
 
 async def count_local_users(session: AsyncSession) -> int:

@@ -27,7 +27,9 @@ async def home(request: Request) -> Response:
     async with request.app.state.sessions() as session:
         site = await accounts.get_site(session)
         communities = await accounts.list_communities(session)
-    return auth.apply_cookies(request, render(request, "home.html", site=site, communities=communities, viewer=me))
+        elsewhere = await accounts.joined_remote_communities(session)
+    return auth.apply_cookies(request, render(request, "home.html", site=site, communities=communities,
+                                              elsewhere=elsewhere, viewer=me))
 
 
 async def community_page(request: Request) -> Response:

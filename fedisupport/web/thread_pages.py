@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import db
+from ..inbox.backfill_queue import request_backfill
 from ..domain import accounts, actions, following
 from ..domain.errors import DomainError
 from ..domain.posting import MAX_BODY, MAX_CW, MAX_TITLE
@@ -389,6 +390,11 @@ async def post_page(request: Request) -> Response:
         if post.is_thread or post.thread_id in (None, post.id):
             context = await _thread_context(request, session, settings, post, author, viewer)
             template = "thread.html"
+            if not post.local:
+                # Someone is reading a remote thread: ask the worker to fetch replies we may lack.
+                # (A durable row with a cooldown; the page never waits for the other server.)
+                await request_backfill(session, post)
+                await session.commit()
         else:
             context = await _reply_context(request, session, settings, post, author, viewer)
             template = "reply.html"
