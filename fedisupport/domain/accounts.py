@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import urls
 from ..activitypub.signatures import generate_keypair
-from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Membership, Site, User
-from ..models.social import MODERATOR, OWNER
+from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Follow, Membership, Site, User
+from ..models.social import ACCEPTED, MODERATOR, OWNER
 from ..settings import Settings
 from .errors import Conflict, DomainError, NotFound
 
@@ -182,9 +182,6 @@ async def list_communities(session: AsyncSession, local_only: bool = True) -> li
 
 async def joined_remote_communities(session: AsyncSession) -> list[Community]:
     """Communities on other servers that someone here has joined, busiest first."""
-    from ..models import Follow
-    from ..models.social import ACCEPTED
-
     member = (select(Follow.id).join(Actor, Actor.id == Follow.follower_id)
               .where(Follow.target_id == Community.actor_id, Follow.state == ACCEPTED, Actor.local.is_(True)).exists())
     return list(await session.scalars(select(Community).where(Community.local.is_(False), member)
