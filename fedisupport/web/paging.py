@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
 
 def encode_cursor(when: dt.datetime, row_id: int) -> str:
-    micros = int(when.timestamp() * 1_000_000)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    micros = (when - _EPOCH) // _MICROSECOND  # whole numbers: no float rounding
     return f"{micros}.{row_id}"
 
 
@@ -17,7 +22,7 @@ def decode_cursor(value: str | None) -> tuple[dt.datetime, int] | None:
     if not sep or not micros.lstrip("-").isdigit() or not row_id.isdigit() or len(value) > 40:
         return None
     try:
-        when = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.timezone.utc)
+        when = _EPOCH + int(micros) * _MICROSECOND
     except (OverflowError, OSError, ValueError):
         return None
     return when, int(row_id)

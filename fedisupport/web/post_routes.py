@@ -18,7 +18,7 @@ from ..activitypub.notes import note_document, tombstone
 from ..models import Actor, Post
 from ..models.content import DELETED, PUBLIC, PUBLISHED, UNLISTED
 from .ap_routes import ap_response
-from .negotiation import wants_activitypub
+from .negotiation import vary_accept, wants_activitypub
 from .paging import decode_cursor, encode_cursor
 
 POST_CACHE = "public, max-age=60"
@@ -100,7 +100,7 @@ async def post(request: Request) -> Response:
         return await post_json(request)
     from . import pages
 
-    return await pages.post_page(request)
+    return vary_accept(await pages.post_page(request))
 
 
 async def replies(request: Request) -> Response:
