@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import urls
 from ..ids import new_id
 from ..models import Actor, Community, Like, Post, Tombstone, utcnow
-from ..models.content import DELETED, PUBLISHED
+from ..models.content import DELETED, HELD, PUBLISHED, REMOVED
 from ..settings import Settings
 from ..text import plain_text, render_markdown
+from .bans import BANNED_MESSAGE, active_ban
 from .errors import DomainError, NotFound
 
 MAX_TITLE = 300
@@ -59,6 +60,8 @@ async def start_thread(
 ) -> Post:
     """A new thread by one of our people in a community (local or remote)."""
     body, title, content_warning = _check_text(body, title, content_warning)
+    if await active_ban(session, community.actor_id, author.id):
+        raise DomainError(BANNED_MESSAGE)
     now = utcnow()
     post_id = new_id()
     ap_id = urls.post(settings, post_id)
@@ -95,6 +98,8 @@ async def reply(
     thread = await thread_of(session, parent)
     if thread.locked:
         raise DomainError("This thread is locked: the moderators have closed it to new replies.")
+    if await active_ban(session, thread.community_id, author.id):
+        raise DomainError(BANNED_MESSAGE)
     now = utcnow()
     post_id = new_id()
     ap_id = urls.post(settings, post_id)
@@ -206,9 +211,50 @@ async def delete_post(session: AsyncSession, post: Post) -> None:
     post.updated_at = utcnow()
     if await session.get(Tombstone, post.ap_id) is None:
         session.add(Tombstone(ap_id=post.ap_id, former_type="Note"))
-    if was_visible and not post.is_thread and post.parent_id is not None:
-        await _count_reply(session, post.thread_id, post.parent_id, -1, None)
+    if was_visible:
+        await _count_visible(session, post, -1)
     await session.flush()
+
+
+# --- moderation states (domain/moderation.py decides; this keeps the counts) -----------------
+# Only published posts count: a held post is added to its thread's counts when it is approved,
+# a removed one leaves them, a restored one comes back.
+MODERATION_STATES = (PUBLISHED, HELD, REMOVED)
+
+
+async def _count_visible(session: AsyncSession, post: Post, delta: int) -> None:
+    """A post starts (+1) or stops (-1) being shown: its parent's and thread's, or community's, counts."""
+    if post.is_thread:
+        if post.community_id is not None:
+            await session.execute(update(Community).where(Community.actor_id == post.community_id)
+                                  .values(thread_count=Community.thread_count + delta))
+    elif post.parent_id is not None and post.thread_id is not None:
+        await _count_reply(session, post.thread_id, post.parent_id, delta, utcnow() if delta > 0 else None)
+
+
+async def set_state(session: AsyncSession, post: Post, state: str) -> bool:
+    """Move a post between published, held and removed, keeping counts right; False if already there.
+
+    A deleted post stays deleted. Held and removed posts keep their text, so a moderator can read
+    it and a removal can be undone.
+    """
+    if state not in MODERATION_STATES:
+        raise ValueError(f"not a moderation state: {state}")
+    if post.state == DELETED:
+        raise DomainError("That post was deleted by the person who wrote it.")
+    if post.state == state:
+        return False
+    was_visible = post.state == PUBLISHED
+    post.state = state
+    if was_visible != (state == PUBLISHED):
+        await _count_visible(session, post, +1 if state == PUBLISHED else -1)
+    await session.flush()
+    return True
+
+
+async def hold(session: AsyncSession, post: Post) -> bool:
+    """Keep a just-written post back for a moderator (the policy's HOLD): uncounted until approved."""
+    return await set_state(session, post, HELD)
 
 
 async def add_like(session: AsyncSession, actor: Actor, post: Post, ap_id: str | None = None) -> bool:

@@ -1,0 +1,701 @@
+"""Volunteer moderation: who may moderate, what moderators do, and reports from readers and servers.
+
+Who: a community's owner and moderators (`memberships`), and the instance's admins everywhere.
+Owners and admins appoint and dismiss moderators. Admins alone suspend remote accounts.
+
+What: decide held items (posts, join requests, activities), remove and restore posts, ban and
+unban people from a community (with an optional expiry; an expired ban stops counting), lock
+and unlock threads, pin and unpin them, set a thread's slow mode. Every action writes a
+`ModAction`; the public modlog reads those (never who reported, never who moderated, never
+decisions about who joins a community: membership of a support community is private).
+
+Federation: an action on one of OUR communities goes out from the community (outbox/moderation.py)
+and is announced to its forum followers. An action on a remote community's posts is applied here
+only. `received=` is for the inbox: a remote moderator's activity, already verified under
+FEP-1b12's rules by inbox/mod_handlers.py, is applied without the local permission check, and
+when the community is ours it is announced unchanged instead of being rewritten.
+
+Reports: from readers here (signed in or not), or from other servers' `Flag`s; welfare reports
+("I'm worried about this person") are urgent. A moderator can forward a report to the account's
+server as a `Flag` from our instance actor, and records how it was resolved.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import (PERSON, Actor, Community, CommunityBan, Follow, HeldItem, InboxItem, Membership, ModAction,
+                      Post, Report, User, utcnow)
+from ..models.content import DELETED, HELD, PUBLISHED, REMOVED
+from ..models.queues import QUEUED
+from ..models.social import MEMBER, MODERATOR, OWNER
+from ..outbox import distribute
+from ..outbox import moderation as outbox
+from ..settings import Settings
+from . import accounts, following, posting
+from .bans import active_ban, in_force
+from .errors import Conflict, DomainError, NotFound
+
+MOD_ROLES = (OWNER, MODERATOR)
+# Logged for admins, never shown on the public modlog: who joins a support community is private.
+PRIVATE_ACTIONS = frozenset({"approve_member", "decline_member"})
+REPORT_CATEGORIES = ("welfare", "rule", "spam", "other")
+MAX_REASON = 2000
+MAX_SLOW_MODE = 24 * 3600
+
+
+class NotAllowed(DomainError):
+    """The person asking may not do this here."""
+
+
+def clean_reason(text: str | None, limit: int = MAX_REASON) -> str:
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(text) > limit:
+        raise DomainError(f"Please keep the reason to {limit} characters or fewer.")
+    return text
+
+
+# --- who may moderate ---------------------------------------------------------------------------
+
+
+async def is_admin(session: AsyncSession, actor: Actor | None) -> bool:
+    if actor is None or not actor.local:
+        return False
+    return bool(await session.scalar(select(User.is_admin).where(User.actor_id == actor.id)))
+
+
+async def role_in(session: AsyncSession, actor: Actor, community: Community) -> str | None:
+    return await session.scalar(select(Membership.role).where(Membership.community_id == community.id,
+                                                              Membership.actor_id == actor.id))
+
+
+async def may_moderate(session: AsyncSession, actor: Actor | None, community: Community | None) -> bool:
+    """Admins moderate everything here; owners and moderators their own (local) community."""
+    if actor is None or actor.suspended or actor.deleted_at is not None:
+        return False
+    if await is_admin(session, actor):
+        return True
+    if community is None or not community.local:
+        return False
+    return await role_in(session, actor, community) in MOD_ROLES
+
+
+async def require_moderator(session: AsyncSession, actor: Actor | None, community: Community | None) -> None:
+    if not await may_moderate(session, actor, community):
+        raise NotAllowed("Only this community's moderators can do that.")
+
+
+async def may_manage_moderators(session: AsyncSession, actor: Actor | None, community: Community) -> bool:
+    if actor is None or not community.local:
+        return False
+    return await is_admin(session, actor) or await role_in(session, actor, community) == OWNER
+
+
+async def moderated_community_ids(session: AsyncSession, actor: Actor) -> list[int] | None:
+    """The communities this person moderates; None for an admin, who moderates them all."""
+    if await is_admin(session, actor):
+        return None
+    return list(await session.scalars(
+        select(Membership.community_id).join(Community, Community.id == Membership.community_id)
+        .where(Membership.actor_id == actor.id, Membership.role.in_(MOD_ROLES), Community.local.is_(True))))
+
+
+async def moderates_anything(session: AsyncSession, actor: Actor | None) -> bool:
+    if actor is None:
+        return False
+    ids = await moderated_community_ids(session, actor)
+    return ids is None or bool(ids)
+
+
+async def community_of(session: AsyncSession, post: Post) -> Community | None:
+    if post.community_id is None:
+        return None
+    return await session.scalar(select(Community).where(Community.actor_id == post.community_id))
+
+
+async def community_for_group(session: AsyncSession, group: Actor) -> Community:
+    """The community row of a Group actor; remote ones get one when first needed."""
+    if group.local:
+        row = await session.scalar(select(Community).where(Community.actor_id == group.id))
+        if row is None:
+            raise NotFound("That community is gone.")
+        return row
+    return await following.remember_remote_community(session, group)
+
+
+async def _group(session: AsyncSession, community: Community | None) -> Actor | None:
+    return await session.get(Actor, community.actor_id) if community is not None else None
+
+
+async def _log(session: AsyncSession, moderator: Actor | None, community: Community | None, action: str, *,
+               target_actor_id: int | None = None, target_post: Post | None = None, reason: str = "",
+               expires_at: dt.datetime | None = None) -> ModAction:
+    entry = ModAction(moderator_id=moderator.id if moderator else None, community_id=community.id if community else None,
+                      action=action, target_actor_id=target_actor_id,
+                      target_post_id=target_post.id if target_post is not None else None,
+                      reason=reason or "", expires_at=expires_at, created_at=utcnow())
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+# --- moderators ---------------------------------------------------------------------------------
+
+
+async def moderators_of(session: AsyncSession, community: Community) -> list[tuple[Membership, Actor]]:
+    rows = await session.execute(
+        select(Membership, Actor).join(Actor, Actor.id == Membership.actor_id)
+        .where(Membership.community_id == community.id, Membership.role.in_(MOD_ROLES))
+        .order_by((Membership.role == OWNER).desc(), Membership.created_at, Membership.id))
+    return [(m, a) for m, a in rows.all()]
+
+
+async def appoint(session: AsyncSession, settings: Settings, by: Actor, community: Community, person: Actor) -> Membership:
+    """Make someone (here or on another server) a moderator; federated as Add to `moderators`."""
+    if not await may_manage_moderators(session, by, community):
+        raise NotAllowed("Only the community's owner or an admin can appoint moderators.")
+    if person.kind != PERSON or person.deleted_at is not None or person.suspended:
+        raise DomainError("Only a person with an active account can be a moderator.")
+    if await active_ban(session, community.actor_id, person.id):
+        raise DomainError(f"{person.handle} is banned from this community. Lift the ban first.")
+    membership = await session.scalar(select(Membership).where(Membership.community_id == community.id,
+                                                                Membership.actor_id == person.id))
+    if membership is not None and membership.role in MOD_ROLES:
+        raise Conflict(f"{person.handle} is a moderator here already.")
+    if membership is None:
+        membership = Membership(community_id=community.id, actor_id=person.id, role=MODERATOR, created_at=utcnow())
+        session.add(membership)
+    else:
+        membership.role = MODERATOR
+    await session.flush()
+    await _log(session, by, community, "appoint", target_actor_id=person.id)
+    group = await _group(session, community)
+    await outbox.send(session, settings, group, outbox.moderator_change(settings, group, person, add=True), direct=[person])
+    return membership
+
+
+async def dismiss(session: AsyncSession, settings: Settings, by: Actor, community: Community, person: Actor) -> None:
+    """Someone stops being a moderator; federated as Remove from `moderators`. Owners stay."""
+    if not await may_manage_moderators(session, by, community):
+        raise NotAllowed("Only the community's owner or an admin can dismiss moderators.")
+    membership = await session.scalar(select(Membership).where(Membership.community_id == community.id,
+                                                                Membership.actor_id == person.id))
+    if membership is None or membership.role not in MOD_ROLES:
+        raise NotFound(f"{person.handle} isn't a moderator here.")
+    if membership.role == OWNER:
+        raise DomainError("The community's owner stays a moderator.")
+    membership.role = MEMBER
+    await session.flush()
+    await _log(session, by, community, "dismiss", target_actor_id=person.id)
+    group = await _group(session, community)
+    await outbox.send(session, settings, group, outbox.moderator_change(settings, group, person, add=False), direct=[person])
+
+
+# --- held items --------------------------------------------------------------------------------
+
+
+async def _close_held(session: AsyncSession, post: Post, moderator: Actor | None, approved: bool) -> None:
+    await session.execute(update(HeldItem).where(HeldItem.post_id == post.id, HeldItem.state == "pending").values(
+        state="approved" if approved else "rejected", decided_at=utcnow(),
+        decided_by_id=moderator.id if moderator else None))
+
+
+async def _publish_held(session: AsyncSession, settings: Settings, post: Post, held: HeldItem | None) -> None:
+    """A held post goes out as if it had never waited: ours as a Create, a remote one announced."""
+    await posting.set_state(session, post, PUBLISHED)
+    if post.local:
+        await distribute.post_published(session, settings, post)
+        return
+    group = await session.get(Actor, post.community_id) if post.community_id else None
+    if group is None or not group.local:
+        return
+    inner: Any = post.ap_id
+    item = await session.get(InboxItem, held.inbox_item_id) if held is not None and held.inbox_item_id else None
+    if item is not None:
+        received = json.loads(item.body)
+        if isinstance(received, dict) and received.get("type") == "Create":
+            inner = received  # FEP-1b12: the received activity, unchanged
+    await distribute.announce(session, settings, group, inner, boost_note=post.ap_id, new_thread=post.is_thread)
+
+
+async def decide_held(session: AsyncSession, settings: Settings, moderator: Actor, held_id: int, *, approve: bool,
+                      reason: str = "") -> HeldItem:
+    """Approve or turn down something waiting in the queue."""
+    held = await session.get(HeldItem, held_id)
+    if held is None:
+        raise NotFound("That item isn't in the queue any more.")
+    community = await session.get(Community, held.community_id) if held.community_id else None
+    if held.kind == "post" and community is None and held.post_id:
+        post = await session.get(Post, held.post_id)
+        community = await community_of(session, post) if post else None
+    await require_moderator(session, moderator, community)
+    if held.state != "pending":
+        raise Conflict("Someone has already decided this one.")
+    reason = clean_reason(reason)
+    if held.kind == "follow":
+        follow = await session.get(Follow, held.follow_id) if held.follow_id else None
+        follower_id = follow.follower_id if follow else None
+        await following.decide_held_follow(session, settings, held.id, approve, moderator)
+        await _log(session, moderator, community, "approve_member" if approve else "decline_member",
+                   target_actor_id=follower_id, reason=reason)
+        return held
+    held.state = "approved" if approve else "rejected"
+    held.decided_at = utcnow()
+    held.decided_by_id = moderator.id
+    if held.kind == "post":
+        post = await session.get(Post, held.post_id) if held.post_id else None
+        if post is None or post.state == DELETED:
+            return held  # withdrawn by its author meanwhile
+        if approve:
+            await _publish_held(session, settings, post, held)
+        else:
+            await posting.set_state(session, post, REMOVED)
+        await _log(session, moderator, community, "approve" if approve else "reject", target_post=post,
+                   target_actor_id=post.author_id, reason=reason)
+    else:
+        # An activity held before it was handled: approving runs it again, marked as approved here
+        # (the policy's inbound check lets an activity whose held item is approved through).
+        item = await session.get(InboxItem, held.inbox_item_id) if held.inbox_item_id else None
+        if approve and item is not None:
+            item.state = QUEUED
+            item.next_attempt_at = utcnow()
+            item.locked_until = None
+            item.error = None
+        await _log(session, moderator, community, "approve_activity" if approve else "reject_activity", reason=reason)
+    await session.flush()
+    return held
+
+
+# --- posts ---------------------------------------------------------------------------------------
+
+
+async def remove_post(session: AsyncSession, settings: Settings, moderator: Actor, post: Post, reason: str = "", *,
+                      received: dict[str, Any] | None = None) -> ModAction | None:
+    """Take a post out of view, keeping it so it can be restored. None when it was removed already."""
+    community = await community_of(session, post)
+    if received is None:
+        await require_moderator(session, moderator, community)
+    reason = clean_reason(reason)
+    if post.state == DELETED:
+        raise DomainError("That post was deleted by the person who wrote it.")
+    was = post.state
+    if was == REMOVED:
+        return None
+    await posting.set_state(session, post, REMOVED)
+    await _close_held(session, post, moderator, approved=False)
+    entry = await _log(session, moderator, community, "remove", target_post=post, target_actor_id=post.author_id,
+                       reason=reason)
+    group = await _group(session, community)
+    if group is not None and group.local and was == PUBLISHED:
+        if received is not None:
+            await outbox.pass_on(session, settings, group, received)
+        else:
+            await outbox.send(session, settings, group, outbox.removal(settings, group, post.ap_id, reason))
+        if post.is_thread:
+            await outbox.withdraw_boost(session, settings, group, post)
+    return entry
+
+
+async def restore_post(session: AsyncSession, settings: Settings, moderator: Actor, post: Post, reason: str = "", *,
+                       received: dict[str, Any] | None = None) -> ModAction | None:
+    """Undo a removal. None when the post wasn't removed."""
+    community = await community_of(session, post)
+    if received is None:
+        await require_moderator(session, moderator, community)
+    reason = clean_reason(reason)
+    if post.state != REMOVED:
+        return None
+    await posting.set_state(session, post, PUBLISHED)
+    entry = await _log(session, moderator, community, "restore", target_post=post, target_actor_id=post.author_id,
+                       reason=reason)
+    group = await _group(session, community)
+    if group is not None and group.local:
+        if received is not None:
+            await outbox.pass_on(session, settings, group, received)
+        else:
+            removal = outbox.removal(settings, group, post.ap_id, reason)
+            await outbox.send(session, settings, group, outbox.undo(settings, group, removal))
+        if post.is_thread:
+            await outbox.reboost_thread(session, settings, group, post)
+    return entry
+
+
+def _require_thread(post: Post) -> None:
+    if not post.is_thread:
+        raise DomainError("Only a whole thread can be locked or pinned.")
+
+
+async def lock_thread(session: AsyncSession, settings: Settings, moderator: Actor, thread: Post, *, locked: bool,
+                      reason: str = "", received: dict[str, Any] | None = None) -> ModAction | None:
+    """Close a thread to new replies (or open it again); federated as Lock / Undo{Lock}."""
+    _require_thread(thread)
+    community = await community_of(session, thread)
+    if received is None:
+        await require_moderator(session, moderator, community)
+    reason = clean_reason(reason)
+    if thread.locked == locked:
+        return None
+    thread.locked = locked
+    await session.flush()
+    entry = await _log(session, moderator, community, "lock" if locked else "unlock", target_post=thread,
+                       target_actor_id=thread.author_id, reason=reason)
+    group = await _group(session, community)
+    if group is not None and group.local:
+        if received is not None:
+            await outbox.pass_on(session, settings, group, received)
+        else:
+            doc = outbox.lock(settings, group, thread.ap_id, reason)
+            await outbox.send(session, settings, group, doc if locked else outbox.undo(settings, group, doc))
+    return entry
+
+
+async def pin_thread(session: AsyncSession, settings: Settings, moderator: Actor, thread: Post, *, pinned: bool,
+                     received: dict[str, Any] | None = None) -> ModAction | None:
+    """Pin a thread to the top of its community (the Group's `featured`); Add / Remove."""
+    _require_thread(thread)
+    community = await community_of(session, thread)
+    if received is None:
+        await require_moderator(session, moderator, community)
+    if thread.pinned == pinned:
+        return None
+    if pinned and thread.state != PUBLISHED:
+        raise DomainError("Only a published thread can be pinned.")
+    thread.pinned = pinned
+    await session.flush()
+    entry = await _log(session, moderator, community, "pin" if pinned else "unpin", target_post=thread,
+                       target_actor_id=thread.author_id)
+    group = await _group(session, community)
+    if group is not None and group.local:
+        if received is not None:
+            await outbox.pass_on(session, settings, group, received)
+        else:
+            await outbox.send(session, settings, group, outbox.featured(settings, group, thread.ap_id, add=pinned))
+    return entry
+
+
+def describe_wait(seconds: int) -> str:
+    if seconds <= 0:
+        return "off"
+    if seconds % 3600 == 0:
+        n = seconds // 3600
+        return f"one reply every {n} hour{'s' if n != 1 else ''}"
+    if seconds % 60 == 0:
+        n = seconds // 60
+        return f"one reply every {n} minute{'s' if n != 1 else ''}"
+    return f"one reply every {seconds} seconds"
+
+
+async def set_slow_mode(session: AsyncSession, moderator: Actor, thread: Post, seconds: int, reason: str = "") -> ModAction | None:
+    """How long each person waits between two replies in this thread (0 turns it off). Local only."""
+    _require_thread(thread)
+    community = await community_of(session, thread)
+    await require_moderator(session, moderator, community)
+    if not 0 <= seconds <= MAX_SLOW_MODE:
+        raise DomainError("Slow mode can be at most one reply a day.")
+    reason = clean_reason(reason)
+    if thread.slow_mode_seconds == seconds:
+        return None
+    thread.slow_mode_seconds = seconds
+    await session.flush()
+    note = f"Slow mode {describe_wait(seconds)}" + (f": {reason}" if reason else "")
+    return await _log(session, moderator, community, "slow_mode", target_post=thread, target_actor_id=thread.author_id,
+                      reason=note)
+
+
+# --- people --------------------------------------------------------------------------------------
+
+
+async def bans_of(session: AsyncSession, community: Community) -> list[tuple[CommunityBan, Actor]]:
+    """The bans in force, newest first."""
+    rows = await session.execute(
+        select(CommunityBan, Actor).join(Actor, Actor.id == CommunityBan.actor_id)
+        .where(CommunityBan.community_id == community.id, in_force())
+        .order_by(CommunityBan.created_at.desc(), CommunityBan.id.desc()))
+    return [(b, a) for b, a in rows.all()]
+
+
+async def ban(session: AsyncSession, settings: Settings, moderator: Actor, community: Community, person: Actor,
+              reason: str = "", *, expires_at: dt.datetime | None = None, remove_data: bool = False,
+              received: dict[str, Any] | None = None) -> CommunityBan:
+    """Stop someone posting in a community, for good or until `expires_at`; federated as Block."""
+    reason = clean_reason(reason)
+    now = utcnow()
+    if received is None:
+        await require_moderator(session, moderator, community)
+        if person.id == moderator.id:
+            raise DomainError("You can't ban yourself.")
+        if person.kind != PERSON:
+            raise DomainError("Only a person can be banned from a community.")
+        if await role_in(session, person, community) in MOD_ROLES:
+            raise DomainError(f"{person.handle} is a moderator here. Dismiss them first.")
+        if expires_at is not None and expires_at <= now:
+            raise DomainError("The ban would end before it starts. Please choose a later date.")
+    entry = await session.scalar(select(CommunityBan).where(CommunityBan.community_id == community.id,
+                                                            CommunityBan.actor_id == person.id))
+    if entry is None:
+        entry = CommunityBan(community_id=community.id, actor_id=person.id, created_at=now)
+        session.add(entry)
+    entry.reason = reason
+    entry.expires_at = expires_at
+    entry.created_by_id = moderator.id
+    await session.flush()
+    await _log(session, moderator, community, "ban", target_actor_id=person.id, reason=reason, expires_at=expires_at)
+    if remove_data:
+        removed = await _remove_posts_of(session, community, person)
+        if removed:
+            await _log(session, moderator, community, "remove_all", target_actor_id=person.id,
+                       reason=f"{removed} post{'s' if removed != 1 else ''} removed with the ban")
+    group = await _group(session, community)
+    if received is not None:
+        entry.ap_id = received.get("id") if isinstance(received.get("id"), str) else None
+        if group.local:
+            await outbox.pass_on(session, settings, group, received)
+    elif group.local:
+        doc = outbox.block(settings, group, person, reason, expires=expires_at, remove_data=remove_data)
+        entry.ap_id = doc["id"]
+        await outbox.send(session, settings, group, doc, direct=[person])
+    await session.flush()
+    return entry
+
+
+async def _remove_posts_of(session: AsyncSession, community: Community, person: Actor) -> int:
+    posts = list(await session.scalars(select(Post).where(Post.community_id == community.actor_id,
+                                                          Post.author_id == person.id,
+                                                          Post.state.in_((PUBLISHED, HELD)))))
+    for post in posts:
+        await posting.set_state(session, post, REMOVED)
+        await _close_held(session, post, None, approved=False)
+    return len(posts)
+
+
+async def unban(session: AsyncSession, settings: Settings, moderator: Actor, community: Community, person: Actor,
+                reason: str = "", *, received: dict[str, Any] | None = None) -> bool:
+    """Lift a ban (Undo{Block}); False when there was none."""
+    if received is None:
+        await require_moderator(session, moderator, community)
+    reason = clean_reason(reason)
+    entry = await session.scalar(select(CommunityBan).where(CommunityBan.community_id == community.id,
+                                                            CommunityBan.actor_id == person.id))
+    if entry is None:
+        return False
+    block_id = entry.ap_id
+    await session.delete(entry)
+    await session.flush()
+    await _log(session, moderator, community, "unban", target_actor_id=person.id, reason=reason)
+    group = await _group(session, community)
+    if group.local:
+        if received is not None:
+            await outbox.pass_on(session, settings, group, received)
+        else:
+            block = outbox.block(settings, group, person, "", expires=None, remove_data=False, ap_id=block_id)
+            await outbox.send(session, settings, group, outbox.undo(settings, group, block), direct=[person])
+    return True
+
+
+async def suspend(session: AsyncSession, admin: Actor, actor: Actor, reason: str = "", *, suspended: bool = True) -> ModAction | None:
+    """An admin suspends (or reinstates) a remote account on this instance: nothing in, nothing out."""
+    if not await is_admin(session, admin):
+        raise NotAllowed("Only an admin can suspend an account on this instance.")
+    if actor.local:
+        raise DomainError("Accounts on this instance are managed on the admin pages, not suspended from here.")
+    reason = clean_reason(reason)
+    if actor.suspended == suspended:
+        return None
+    actor.suspended = suspended
+    await session.flush()
+    return await _log(session, admin, None, "suspend" if suspended else "unsuspend", target_actor_id=actor.id,
+                      reason=reason)
+
+
+async def suspended_accounts(session: AsyncSession, limit: int = 200) -> list[Actor]:
+    return list(await session.scalars(select(Actor).where(Actor.suspended.is_(True), Actor.local.is_(False))
+                                      .order_by(Actor.domain, Actor.username).limit(limit)))
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+async def create_report(session: AsyncSession, *, reporter: Actor | None, reason: str, category: str,
+                        post: Post | None = None, target: Actor | None = None, ap_id: str | None = None) -> Report:
+    """A report about a post (and so its author) or an account. Welfare reports are urgent."""
+    if category not in REPORT_CATEGORIES:
+        raise DomainError("Please choose what kind of concern this is.")
+    reason = clean_reason(reason)
+    if post is None and target is None:
+        raise DomainError("A report needs a post or an account.")
+    if ap_id is not None:
+        existing = await session.scalar(select(Report).where(Report.ap_id == ap_id))
+        if existing is not None:
+            return existing
+    community = None
+    if post is not None:
+        target = await session.get(Actor, post.author_id)
+        community = await community_of(session, post)
+    report = Report(ap_id=ap_id, reporter_id=reporter.id if reporter else None, target_actor_id=target.id,
+                    post_id=post.id if post else None, community_id=community.id if community else None,
+                    reason=reason, category=category, urgent=category == "welfare", state="open", created_at=utcnow())
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def reports_since(session: AsyncSession, reporter: Actor | None, since: dt.datetime) -> int:
+    """How many reports this person (None: anyone not signed in) made since a moment (rate limits)."""
+    condition = Report.reporter_id.is_(None) & Report.ap_id.is_(None) if reporter is None \
+        else Report.reporter_id == reporter.id
+    return await session.scalar(select(func.count(Report.id)).where(condition, Report.created_at >= since)) or 0
+
+
+async def may_handle_report(session: AsyncSession, actor: Actor, report: Report) -> bool:
+    community = await session.get(Community, report.community_id) if report.community_id else None
+    return await may_moderate(session, actor, community)
+
+
+async def _report_for(session: AsyncSession, actor: Actor, report_id: int) -> Report:
+    report = await session.get(Report, report_id)
+    if report is None or not await may_handle_report(session, actor, report):
+        raise NotFound("We couldn't find that report.")
+    return report
+
+
+async def resolve_report(session: AsyncSession, moderator: Actor, report_id: int, resolution: str = "") -> Report:
+    report = await _report_for(session, moderator, report_id)
+    if report.state == "resolved":
+        raise Conflict("Someone has already resolved this report.")
+    report.state = "resolved"
+    report.resolution = clean_reason(resolution) or "Looked at; nothing more to do."
+    report.resolved_by_id = moderator.id
+    report.resolved_at = utcnow()
+    await session.flush()
+    return report
+
+
+async def forward_report(session: AsyncSession, settings: Settings, moderator: Actor, report_id: int,
+                         comment: str = "") -> dict[str, Any]:
+    """Send the report to the account's own server, as Mastodon does: a Flag from our instance actor."""
+    report = await _report_for(session, moderator, report_id)
+    target = await session.get(Actor, report.target_actor_id) if report.target_actor_id else None
+    if target is None:
+        raise NotFound("The reported account is gone.")
+    if target.local:
+        raise DomainError("That account lives on this instance, so there is nowhere to forward the report to.")
+    comment = clean_reason(comment) or report.reason
+    post = await session.get(Post, report.post_id) if report.post_id else None
+    posts = [post] if post is not None and not post.local and post.author_id == target.id else []
+    instance = await accounts.ensure_instance_actor(session, settings)
+    doc = await outbox.send_flag(session, settings, instance, target, posts, comment)
+    report.forwarded_at = utcnow()
+    await session.flush()
+    return doc
+
+
+# --- what the pages read -------------------------------------------------------------------------
+
+
+@dataclass
+class HeldEntry:
+    held: HeldItem
+    community: Community | None
+    post: Post | None = None
+    author: Actor | None = None
+    thread: Post | None = None
+    follower: Actor | None = None
+
+
+@dataclass
+class ReportEntry:
+    report: Report
+    community: Community | None
+    target: Actor | None
+    post: Post | None
+    remote_reporter_host: str | None  # a Flag's server; reporters here are never named
+
+
+def _scope(column, community_ids: Sequence[int] | None):
+    return True if community_ids is None else column.in_(list(community_ids) or [-1])
+
+
+async def pending_held(session: AsyncSession, community_ids: Sequence[int] | None, *, kind: str | None = None,
+                       limit: int = 50) -> list[HeldEntry]:
+    """What waits for a decision, urgent first, then oldest first."""
+    query = (select(HeldItem).where(HeldItem.state == "pending", _scope(HeldItem.community_id, community_ids))
+             .order_by(HeldItem.urgent.desc(), HeldItem.created_at, HeldItem.id).limit(limit))
+    if kind is not None:
+        query = query.where(HeldItem.kind == kind)
+    entries = []
+    for held in await session.scalars(query):
+        entry = HeldEntry(held=held, community=await session.get(Community, held.community_id) if held.community_id else None)
+        if held.post_id:
+            entry.post = await session.get(Post, held.post_id)
+            if entry.post is not None:
+                entry.author = await session.get(Actor, entry.post.author_id)
+                if not entry.post.is_thread and entry.post.thread_id:
+                    entry.thread = await session.get(Post, entry.post.thread_id)
+        if held.follow_id:
+            follow = await session.get(Follow, held.follow_id)
+            entry.follower = await session.get(Actor, follow.follower_id) if follow else None
+        entries.append(entry)
+    return entries
+
+
+async def open_reports(session: AsyncSession, community_ids: Sequence[int] | None, limit: int = 50) -> list[ReportEntry]:
+    # Reports about accounts, or posts outside our communities, are for admins (community_ids None).
+    query = (select(Report).where(Report.state == "open", _scope(Report.community_id, community_ids))
+             .order_by(Report.urgent.desc(), Report.created_at, Report.id).limit(limit))
+    entries = []
+    for report in await session.scalars(query):
+        reporter = await session.get(Actor, report.reporter_id) if report.reporter_id else None
+        entries.append(ReportEntry(
+            report=report,
+            community=await session.get(Community, report.community_id) if report.community_id else None,
+            target=await session.get(Actor, report.target_actor_id) if report.target_actor_id else None,
+            post=await session.get(Post, report.post_id) if report.post_id else None,
+            remote_reporter_host=reporter.domain if reporter is not None and not reporter.local else None,
+        ))
+    return entries
+
+
+@dataclass
+class LogEntry:
+    action: ModAction
+    community: Community | None
+    target: Actor | None
+    post: Post | None
+    thread: Post | None
+
+
+async def modlog_page(session: AsyncSession, *, community_id: int | None = None,
+                      before: tuple[dt.datetime, int] | None = None, limit: int = 50) -> tuple[list[LogEntry], bool]:
+    """One page of the public modlog, newest first, by keyset on (created_at, id)."""
+    query = select(ModAction).where(ModAction.action.not_in(PRIVATE_ACTIONS))
+    if community_id is not None:
+        query = query.where(ModAction.community_id == community_id)
+    if before is not None:
+        query = query.where(tuple_(ModAction.created_at, ModAction.id) < tuple_(*before))
+    rows = list(await session.scalars(query.order_by(ModAction.created_at.desc(), ModAction.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    entries = []
+    for action in rows[:limit]:
+        post = await session.get(Post, action.target_post_id) if action.target_post_id else None
+        thread = None
+        if post is not None and not post.is_thread and post.thread_id:
+            thread = await session.get(Post, post.thread_id)
+        entries.append(LogEntry(
+            action=action,
+            community=await session.get(Community, action.community_id) if action.community_id else None,
+            target=await session.get(Actor, action.target_actor_id) if action.target_actor_id else None,
+            post=post, thread=thread))
+    return entries, more
+
+
+__all__ = [
+    "MOD_ROLES", "NotAllowed", "PRIVATE_ACTIONS", "REPORT_CATEGORIES", "appoint", "ban", "bans_of", "community_of",
+    "create_report", "decide_held", "dismiss", "forward_report", "is_admin", "lock_thread", "may_moderate",
+    "moderated_community_ids", "moderators_of", "modlog_page", "open_reports", "pending_held", "pin_thread",
+    "remove_post", "resolve_report", "restore_post", "set_slow_mode", "suspend", "unban",
+]
