@@ -11,9 +11,9 @@ from typing import Awaitable, Callable
 from ..activitypub.jsonld import get_id
 from ..activitypub.origin import same_origin
 from ..activitypub.vocab import Activity, APActor
-from ..domain import departures, following
+from ..domain import departures, following, posting
 from ..remote.actors import ActorUnavailable, get_actor
-from . import post_handlers
+from . import mod_handlers, post_handlers
 from .context import Context, Ignored, Rejected, RetryLater, local_actor
 
 log = logging.getLogger("fedisupport.inbox")
@@ -41,6 +41,9 @@ async def on_undo(ctx: Context) -> None:
     inner_type = obj.type if isinstance(obj, Activity) else None
     if inner_type in ("Like", "Dislike"):
         await post_handlers.on_undo_like(ctx, obj.id, obj.object_id)
+        return
+    if inner_type in mod_handlers.MODERATION_TYPES:  # a remote moderator of one of our communities
+        await mod_handlers.on_undo(ctx)
         return
     if inner_type not in (None, "Follow"):
         raise Ignored(f"undoing {inner_type} is not handled")
@@ -86,6 +89,10 @@ async def on_delete(ctx: Context) -> None:
             ctx.services.keys.forget(ctx.actor.key_id)
         await departures.remove_remote_actor(ctx.session, ctx.actor)
         return
+    post = await posting.post_by_ap_id(ctx.session, ctx.activity.object_id or "")
+    if post is not None and post.author_id != ctx.actor.id:
+        await mod_handlers.on_moderator_delete(ctx)  # a removal, allowed to our communities' moderators
+        return
     if ctx.activity.object_id and not same_origin(ctx.activity.object_id, ctx.actor.ap_id):
         raise Rejected("an actor can only delete its own objects")
     await post_handlers.on_delete_post(ctx)
@@ -102,4 +109,9 @@ HANDLERS: dict[str, Handler] = {
     "Reject": on_reject,
     "Update": on_update,
     "Delete": on_delete,
+    "Block": mod_handlers.on_block,
+    "Lock": mod_handlers.on_lock,
+    "Add": mod_handlers.on_add,
+    "Remove": mod_handlers.on_remove,
+    "Flag": mod_handlers.on_flag,
 }

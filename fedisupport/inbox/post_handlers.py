@@ -15,6 +15,7 @@ from ..activitypub.jsonld import AS_PUBLIC
 from ..activitypub.origin import same_origin
 from ..activitypub.vocab import Activity, APObject
 from ..domain import posting
+from ..domain.bans import active_ban
 from ..domain.posting import RemotePost
 from ..models import GROUP, Actor, Follow, Like, Post, Tombstone
 from ..models.content import PUBLISHED
@@ -23,6 +24,7 @@ from ..outbox.distribute import announce
 from ..remote.actors import ActorUnavailable, get_actor
 from ..remote.objects import POST_TYPES, ObjectUnavailable, fetch_post
 from ..text import sanitize_html
+from . import mod_handlers
 from .backfill_queue import request_backfill
 from .context import Context, Ignored, Rejected, RetryLater
 
@@ -131,6 +133,8 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
         thread = await posting.thread_of(ctx.session, parent)
         if thread.locked:
             raise Rejected("the thread is locked")
+        if await active_ban(ctx.session, thread.community_id, author.id):
+            raise Rejected("the author is banned from this community")
         if parent.state != PUBLISHED and parent.state != "deleted":
             raise Rejected("it replies to a post that is not public")
         post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, None), community=None, parent=parent)
@@ -138,6 +142,8 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
     community, by_mention = await _community_for_thread(ctx, obj, announced_by)
     if community is None:
         return None, False
+    if await active_ban(ctx.session, community.id, author.id):
+        raise Rejected("the author is banned from this community")
     title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
     post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, title), community=community, parent=None)
     if post is not None and not community.local:
@@ -170,6 +176,9 @@ async def on_announce(ctx: Context) -> None:
         raise Ignored("only announces from communities followed here are taken")
     inner = ctx.activity.object
     if isinstance(inner, Activity):
+        # A Delete by a moderator, Block, Lock, Add/Remove featured, and their Undo.
+        if await mod_handlers.handle_announced(ctx, group, inner):
+            return
         if inner.type in ("Create", "Update"):
             # Trust an embedded copy only from the announcing community's own host (FEP-1b12).
             obj = await trusted_object(ctx, inner.object, group.ap_id)
