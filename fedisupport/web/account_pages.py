@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import json
 import re
 from typing import Any, Final
 
@@ -21,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import db
-from ..domain import accounts, profile, registration
+from ..domain import accounts, data_export, profile, registration
 from ..domain.account_deletion import LastAdmin, delete_account
 from ..domain.errors import Conflict, DomainError
 from ..models import PERSON, Actor, User
@@ -401,6 +402,22 @@ async def admin_create_invite(request: Request) -> Response:
     return redirect(request, f"/admin/registrations?done=invite&code={invite.code}")
 
 
+@auth.login_required
+async def settings_export(request: Request) -> Response:
+    """A person downloads everything held about them (a POST, so no link can trigger it)."""
+    me = await auth.current_user(request)
+    if request.method == "GET":
+        site = await _site(request)
+        return render(request, "settings_export.html", site=site, me=me)
+    await auth.csrf_protect(request)
+    async with request.app.state.sessions() as session:
+        data = await data_export.export_person(session, await session.get(User, me.user.id))
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    filename = f"fedisupport-{me.username}.json"
+    return Response(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
 def routes() -> list[Route]:
     return [
         Route("/signup", signup, methods=["GET", "POST"], name="signup"),
@@ -409,6 +426,7 @@ def routes() -> list[Route]:
         Route("/settings/profile", settings_profile, methods=["GET", "POST"], name="settings_profile"),
         Route("/settings/password", settings_password, methods=["GET", "POST"], name="settings_password"),
         Route("/settings/delete", settings_delete, methods=["GET", "POST"], name="settings_delete"),
+        Route("/settings/export", settings_export, methods=["GET", "POST"], name="settings_export"),
         Route("/admin/registrations", admin_registrations, name="admin_registrations"),
         Route("/admin/registrations/mode", admin_set_mode, methods=["POST"], name="admin_registration_mode"),
         Route("/admin/registrations/invites", admin_create_invite, methods=["POST"], name="admin_create_invite"),

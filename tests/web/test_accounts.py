@@ -716,3 +716,27 @@ async def test_a_profile_change_is_sent_to_remote_followers_as_an_update(instanc
     body = json.loads(updates[0].body)
     assert body["object"]["type"] == "Person" and body["object"]["name"] == "Ada L."
     assert [d.inbox_url for d in deliveries] == ["https://remote.example/inbox"]
+
+
+async def test_a_person_can_download_everything_held_about_them(instance):
+    from fedisupport.domain import actions
+
+    user = await make_user(instance, "ada")
+    async with db.transaction(instance.sessions) as session:
+        me = await session.get(Actor, user.actor_id)
+        hope = await accounts.create_community(session, instance.settings, "hope", "Hope")
+        thread = await actions.write_thread(session, instance.settings, me, hope, title="Mine", body="My **words**")
+        await actions.like(session, instance.settings, me, thread)
+    async with instance.client() as client:
+        await log_in(client, "ada")
+        page = await client.get("/settings/export")
+        assert page.status_code == 200 and "Download my data" in page.text
+        forged = await client.post("/settings/export", data={"csrf_token": "nope"})
+        assert forged.status_code == 403
+        response = await client.post("/settings/export", data={"csrf_token": csrf_of(page.text)})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="fedisupport-ada.json"'
+    data = response.json()
+    assert data["account"]["username"] == "ada"
+    assert [(p["title"], p["text"], p["thread"]) for p in data["posts"]] == [("Mine", "My **words**", thread.ap_id)]
+    assert data["likes"] == [{"post": thread.ap_id, "at": data["likes"][0]["at"]}]
