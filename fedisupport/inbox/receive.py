@@ -17,6 +17,7 @@ from ..activitypub.jsonld import get_id
 from ..activitypub.origin import host_of, same_origin
 from ..activitypub.signatures import SignatureError, parse_incoming, verify_signature
 from ..models import utcnow
+from ..policy.check import refused_at_inbox
 from ..remote.actors import ActorUnavailable, resolve_key
 from ..services import Services
 
@@ -74,13 +75,20 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _storable(value: str) -> bool:
+    """Text a UTF-8 database column can hold: no NUL or other control characters, no lone surrogates."""
+    return value.isprintable()
+
+
 def parse_body(body: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(body)
+        # Decode strictly first: json.loads(bytes) also reads UTF-16/32 and passes surrogate bytes
+        # ("surrogatepass"), which then failed body.decode("utf-8") in receive() with a 500.
+        doc = json.loads(body.decode("utf-8"))
     except RecursionError:
         raise Refused(400, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError):
-        raise Refused(400, "body is not JSON") from None
+        raise Refused(400, "body is not UTF-8 JSON") from None
     if not isinstance(doc, dict):
         raise Refused(400, "an activity must be a JSON object")
     if _depth(doc) > MAX_JSON_DEPTH:
@@ -90,14 +98,19 @@ def parse_body(body: bytes) -> dict[str, Any]:
     actor = get_id(doc.get("actor"))
     if not actor:
         raise Refused(400, "activity has no actor")
+    activity_id = doc.get("id")
     try:
         host_of(actor)
     except ValueError as exc:
         raise Refused(400, f"actor is not a valid URL: {exc}") from None
-    activity_id = doc.get("id")
     if activity_id is not None and (not isinstance(activity_id, str) or not same_origin(activity_id, actor)):
         # An activity's id lives on its actor's server; anything else is a forgery or a bug.
         raise Refused(400, "activity id is not on the actor's host")
+    # These three become columns of the group-committed InboxItem. A NUL or a lone surrogate
+    # ("\u0000", "\ud800" escapes) cannot be stored as UTF-8 text, and one such row used to fail
+    # the writer's whole batch: every activity committed with it got a 500 (security row 8).
+    if not all(_storable(v) for v in (doc["type"], actor, activity_id) if isinstance(v, str)):
+        raise Refused(400, "type, actor or id contains characters that cannot be stored")
     return doc
 
 
@@ -105,9 +118,11 @@ async def verify(services: Services, request: Request, body: bytes, actor: str) 
     """Check the HTTP signature; return the key id. The signer must be the activity's actor."""
     settings = services.settings
     try:
+        # expected_host: a signature made for another server (and replayed here with the Host it
+        # covered) must not verify; covering `host` means nothing unless it is checked (row 2).
         sig = parse_incoming(request.method, request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
                              request.scope.get("query_string", b"").decode("latin-1"), request.headers, body,
-                             scheme=settings.scheme)
+                             scheme=settings.scheme, expected_host=settings.domain)
     except SignatureError as exc:
         raise Refused(401, exc.reason) from None
     try:
@@ -139,6 +154,8 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
             raise Refused(415, "send application/activity+json")
         doc = parse_body(body)
         actor = get_id(doc["actor"])
+        if await refused_at_inbox(services, host_of(actor)):  # a suspended domain: no signature work at all
+            raise Refused(403, "this server does not accept activities from your domain")
         await verify(services, request, body, actor)
     except Refused as exc:
         log.info("refused inbox POST from %s: %s %s", request.client.host if request.client else "?", exc.status, exc.reason)

@@ -5,7 +5,7 @@ import asyncio
 import logging
 from typing import Awaitable, Callable, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.fetch import FetchError
@@ -13,7 +13,7 @@ from ..activitypub.origin import host_of, same_origin
 from ..activitypub.vocab import APActor, Invalid, parse_actor
 from ..models import APPLICATION, GROUP, PERSON, Actor, Instance, utcnow
 from ..services import Services
-from .keys import CachedKey
+from .keys import CachedKey, KeyCache
 
 log = logging.getLogger("fedisupport.remote")
 
@@ -62,8 +62,25 @@ async def fetch_actor_document(services: Services, url: str) -> APActor:
         raise ActorUnavailable(f"{url} is not a usable actor: {exc}") from None
 
 
-async def store_actor(session: AsyncSession, ap: APActor) -> Actor:
-    """Insert or refresh a remote actor row from a verified document."""
+def _storable(text: str) -> str:
+    """Remote text as a database can hold it. A NUL (PostgreSQL refuses it) or a lone surrogate
+    (no UTF-8 form) in a name or summary made storing the actor fail, so every inbox POST it signed
+    answered 500 and every worker item needing it was retried for days (security row 8)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _forget_key(session: AsyncSession, keys: KeyCache, key_id: str) -> None:
+    """Drop a replaced key from the cache now, and again once the new row is committed (a request
+    that read the old row before the commit could otherwise put the old key back)."""
+    keys.forget(key_id)
+    event.listen(session.sync_session, "after_commit", lambda _session: keys.forget(key_id), once=True)
+
+
+async def store_actor(session: AsyncSession, ap: APActor, keys: KeyCache | None = None) -> Actor:
+    """Insert or refresh a remote actor row from a verified document.
+
+    `keys`: the key cache, from which a key this document no longer lists is dropped.
+    """
     if ap.type not in _KINDS:
         raise ActorUnavailable(f"unsupported actor type {ap.type}")
     actor = await session.scalar(select(Actor).where(Actor.ap_id == ap.id))
@@ -73,10 +90,10 @@ async def store_actor(session: AsyncSession, ap: APActor) -> Actor:
         actor = Actor(ap_id=ap.id, local=False)
         session.add(actor)
     actor.kind = _KINDS[ap.type]
-    actor.username = ap.preferred_username[:255]
+    actor.username = _storable(ap.preferred_username)[:255]
     actor.domain = host_of(ap.id)
-    actor.display_name = (ap.name or ap.preferred_username)[:500]
-    actor.summary = ap.summary or ""
+    actor.display_name = _storable(ap.name or ap.preferred_username)[:500]
+    actor.summary = _storable(ap.summary or "")
     actor.url = ap.url
     actor.icon_url = ap.icon
     actor.inbox_url = ap.inbox
@@ -85,8 +102,19 @@ async def store_actor(session: AsyncSession, ap: APActor) -> Actor:
     actor.followers_url = ap.followers
     actor.manually_approves_followers = ap.manually_approves_followers
     if ap.public_key is not None:
-        actor.key_id = ap.public_key.id
-        actor.public_key_pem = ap.public_key.pem
+        if same_origin(ap.public_key.id, ap.id):
+            new_key_id, new_pem = ap.public_key.id, ap.public_key.pem
+        else:
+            # Key-id squatting: an actor naming another host's keyId as its own made every later
+            # lookup of that keyId answer "owned by the squatter", locking the real owner out (401
+            # forever). A key is only ever accepted from its own host (see _fetch_key), so keep none.
+            new_key_id, new_pem = None, None
+        if keys is not None and actor.key_id and (actor.key_id, actor.public_key_pem) != (new_key_id, new_pem):
+            # Key rotation: the old key must stop verifying once the actor lists another (a leaked
+            # key is the usual reason to rotate); it used to stay cached until evicted.
+            _forget_key(session, keys, actor.key_id)
+        actor.key_id = new_key_id
+        actor.public_key_pem = new_pem
     actor.fetched_at = utcnow()
     actor.deleted_at = None
     await session.flush()
@@ -109,7 +137,7 @@ async def get_actor(services: Services, session: AsyncSession, ap_id: str, *, re
     ap = await _once(services, "actor:" + ap_id, lambda: fetch_actor_document(services, ap_id))
     if ap.id != ap_id:
         raise ActorUnavailable(f"{ap_id} answered with another actor")
-    return await store_actor(session, ap)
+    return await store_actor(session, ap, services.keys)
 
 
 async def resolve_key(services: Services, key_id: str, *, refresh: bool = False) -> CachedKey:
@@ -126,11 +154,19 @@ async def resolve_key(services: Services, key_id: str, *, refresh: bool = False)
             row = (await session.execute(
                 select(Actor.ap_id, Actor.public_key_pem).where(Actor.key_id == key_id, Actor.local.is_(False))
             )).first()
-        if row is not None and row.public_key_pem:
+        # same_origin: rows stored before keys on other hosts were refused (key-id squatting).
+        if row is not None and row.public_key_pem and same_origin(row.ap_id, key_id):
             entry = CachedKey(key_id, row.ap_id, row.public_key_pem)
             services.keys.put(entry)
             return entry
-    return await _once(services, "key:" + key_id, lambda: _fetch_key(services, key_id))
+    return await _once(services, "key:" + key_id, lambda: _fetch_key_unless_cached(services, key_id, refresh))
+
+
+async def _fetch_key_unless_cached(services: Services, key_id: str, refresh: bool) -> CachedKey:
+    # Fetch storms (row 12): a request that missed the cache and the database just before a
+    # concurrent fetch stored the key, but reaches _once just after it finished, must not fetch again.
+    cached = None if refresh else services.keys.get(key_id)
+    return cached if cached is not None else await _fetch_key(services, key_id)
 
 
 async def _fetch_key(services: Services, key_id: str) -> CachedKey:
@@ -156,7 +192,7 @@ async def _fetch_key(services: Services, key_id: str) -> CachedKey:
     if not same_origin(ap.id, key_id):
         raise ActorUnavailable("key and actor are on different hosts")
     async with services.sessions() as session, session.begin():
-        await store_actor(session, ap)
+        await store_actor(session, ap, services.keys)
     entry = CachedKey(key_id, ap.id, ap.public_key.pem)
     services.keys.put(entry)
     return entry
