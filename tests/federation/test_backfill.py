@@ -47,10 +47,15 @@ async def test_replies_written_before_we_followed_are_fetched(start_instance):
                 return await session.scalar(select(func.count()).select_from(Post).where(Post.thread_id == on_b.id,
                                                                                         Post.is_thread.is_(False)))
         await wait_for(lambda: _at_least(replies_on_b(), 13), timeout=30)
+        async def finished():
+            async with b.sessions() as session:
+                request = await session.scalar(select(FetchRequest).where(FetchRequest.url == thread.ap_id))
+            # The request is closed once the whole walk is over, a moment after the last post.
+            return request if request is not None and request.state == "done" else None
+        request = await wait_for(finished)
+        assert request.result.endswith("new posts")
         async with b.sessions() as session:
-            request = await session.scalar(select(FetchRequest).where(FetchRequest.url == thread.ap_id))
             on_b = await session.scalar(select(Post).where(Post.ap_id == thread.ap_id))
-        assert request.state == "done" and request.result.endswith("new posts")
         assert on_b.thread_reply_count == 13
 
 
