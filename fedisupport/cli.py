@@ -334,5 +334,21 @@ def follow_requests(approve_id: int | None, reject_id: int | None) -> None:
         click.echo(f"{row.id:>6}  @{row.username}@{row.domain} asks to join {row.name} ({row.created_at:%Y-%m-%d %H:%M})")
 
 
+@admin.command("seed-crisis-services")
+def seed_crisis_services() -> None:
+    """Add the crisis services and crisis-signal phrases that ship with fedisupport.
+
+    Only what is missing is added: services and phrases already here, including ones an admin
+    edited or turned off, are left exactly as they are. `init` runs this too.
+    """
+    from . import care
+
+    settings = _settings(require_file=not os.environ.get("FEDISUPPORT_DOMAIN"))
+    services, phrases = _run_db(settings, care.seed_all)
+    click.echo(f"Added {services} crisis services and {phrases} crisis-signal phrases "
+               "(the rest were already there).")
+    click.echo("Please check each number against its source at /admin/care/services before you rely on it.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import care
 from .db import create_engine, run_migrations, session_factory, transaction
 from .domain import accounts, posting
 from .settings import Settings, settings_path, write_settings_file
@@ -49,6 +50,7 @@ async def _populate(settings: Settings, site_name: str, admin_username: str, adm
         async with transaction(sessions) as session:
             await accounts.ensure_instance_actor(session, settings)
             await accounts.ensure_site(session, site_name)
+            await care.seed_all(session)  # crisis services and phrases shipped in fedisupport/data/
             admin_actor = await accounts.local_actor_by_name(session, settings, admin_username)
             made_password = None
             created = False

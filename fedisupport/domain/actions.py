@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..care import welfare
 from ..models import Actor, Community, Post
 from ..outbox import distribute
 from ..settings import Settings
@@ -15,6 +16,7 @@ async def write_thread(session: AsyncSession, settings: Settings, author: Actor,
                        content_warning: str | None = None) -> Post:
     post = await posting.start_thread(session, settings, author, community, title=title, body=body,
                                       language=language, content_warning=content_warning)
+    await welfare.check_post(session, post)  # crisis signal: urgent welfare report, post unchanged
     await distribute.post_published(session, settings, post)
     return post
 
@@ -23,6 +25,7 @@ async def write_reply(session: AsyncSession, settings: Settings, author: Actor, 
                       language: str | None = None, content_warning: str | None = None) -> Post:
     post = await posting.reply(session, settings, author, parent, body=body, language=language,
                                content_warning=content_warning)
+    await welfare.check_post(session, post)  # crisis signal: urgent welfare report, post unchanged
     await distribute.post_published(session, settings, post)
     return post
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..activitypub.jsonld import AS_PUBLIC
 from ..activitypub.origin import same_origin
 from ..activitypub.vocab import Activity, APObject
+from ..care import welfare
 from ..domain import posting
 from ..domain.bans import active_ban
 from ..domain.posting import RemotePost
@@ -138,6 +139,7 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
         if parent.state != PUBLISHED and parent.state != "deleted":
             raise Rejected("it replies to a post that is not public")
         post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, None), community=None, parent=parent)
+        await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
         return post, post is not None
     community, by_mention = await _community_for_thread(ctx, obj, announced_by)
     if community is None:
@@ -146,6 +148,7 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
         raise Rejected("the author is banned from this community")
     title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
     post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, title), community=community, parent=None)
+    await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
     if post is not None and not community.local:
         # We see a remote community's thread from its start or later: fetch what came before.
         await request_backfill(ctx.session, post)

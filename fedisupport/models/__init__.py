@@ -2,13 +2,14 @@
 from .actors import APPLICATION, GROUP, PERSON, Actor, Instance, Site, User
 from .auth import Invite, WebSession
 from .base import Base, utcnow
+from .care import CrisisPhrase, CrisisService
 from .content import Like, Post, Tombstone
 from .moderation import CommunityBan, DomainPolicy, HeldItem, KeywordRule, ModAction, Report, Rule
 from .queues import Delivery, FetchRequest, InboxItem, OutboxActivity
 from .social import Community, Follow, Membership
 
 __all__ = [
-    "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "CommunityBan", "KeywordRule", "Delivery", "DomainPolicy",
+    "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "CommunityBan", "CrisisPhrase", "CrisisService", "KeywordRule", "Delivery", "DomainPolicy",
     "FetchRequest", "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
     "OutboxActivity", "Post", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
 ]

@@ -13,6 +13,7 @@ from ..domain import accounts
 from ..models import Actor, Post
 from ..models.content import PUBLIC, PUBLISHED
 from . import auth
+from .care import crisis_resources
 from .paging import decode_cursor, encode_cursor
 
 log = logging.getLogger("fedisupport.web")
@@ -59,13 +60,14 @@ async def community_page(request: Request) -> Response:
             query = query.where(tuple_(Post.last_activity_at, Post.id) < cursor)
         rows = list((await session.execute(query)).all())
         membership = await thread_pages.membership_of(session, me, community_actor)
+        care = await crisis_resources(request, session)  # the one-line crisis box
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(rows[-1][0].last_activity_at, rows[-1][0].id) if more else None
     notice = next((key for key in ("joined", "left", "deleted") if key in request.query_params), None)
     return auth.apply_cookies(request, render(
         request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor,
-        viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url,
+        viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url, care=care,
     ))
 
 
@@ -77,10 +79,10 @@ async def post_page(request: Request) -> Response:
 
 
 async def help_page(request: Request) -> Response:
-    me = await auth.current_user(request)
-    async with request.app.state.sessions() as session:
-        site = await accounts.get_site(session)
-    return auth.apply_cookies(request, render(request, "help.html", site=site, viewer=me))
+    """/help, "Get help now": crisis services for the reader's region (web/care_pages.py)."""
+    from . import care_pages
+
+    return await care_pages.help_page(request)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

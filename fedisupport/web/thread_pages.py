@@ -26,6 +26,7 @@ from ..models import Actor, Community, Like, Post
 from ..models.content import DELETED, PUBLIC, PUBLISHED, REMOVED, UNLISTED
 from ..models.social import ACCEPTED
 from . import auth
+from .care import crisis_resources
 from .pages import render
 from .paging import decode_cursor, encode_cursor
 
@@ -398,7 +399,8 @@ async def post_page(request: Request) -> Response:
         else:
             context = await _reply_context(request, session, settings, post, author, viewer)
             template = "reply.html"
-    return page(request, template, site=site, viewer=me, **context)
+        care = await crisis_resources(request, session)  # the one-line crisis box
+    return page(request, template, site=site, viewer=me, care=care, **context)
 
 
 async def _thread_context(request: Request, session: AsyncSession, settings, thread: Post, author: Actor,
@@ -505,6 +507,8 @@ async def _post_reply(request: Request) -> Response:
     except DomainError as exc:
         return await _reply_form(request, me, post_id, values=values,
                                  errors={_error_field(str(exc)): str(exc)}, status_code=400)
+    if getattr(reply, "crisis_signal", None):  # care: thank them and offer the crisis services first
+        return redirect(request, f"/p/{reply.id}/support")
     return redirect(request, in_thread(reply))
 
 
@@ -558,6 +562,8 @@ async def new_thread(request: Request) -> Response:
     except DomainError as exc:
         return await _new_thread_form(request, me, values=values, errors={_error_field(str(exc)): str(exc)},
                                       status_code=400)
+    if getattr(thread, "crisis_signal", None):  # care: thank them and offer the crisis services first
+        return redirect(request, f"/p/{thread.id}/support")
     return redirect(request, f"/p/{thread.id}")
 
 
