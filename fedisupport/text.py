@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -25,8 +26,18 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("js-default", {"linkify": False, "breaks": True, "typographer": False}).disable("image")
 
 
+# NUL and lone surrogates cannot be stored as UTF-8 text (PostgreSQL refuses NUL outright).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text with the characters no database column can hold removed."""
+    return _UNSTORABLE.sub("", text)
+
+
 def sanitize_html(html: str) -> str:
     """Reduce any HTML to the allow-list; links open safely and carry no referrer."""
+    html = storable(html)
     for tag in _HEADINGS:
         html = html.replace(f"<{tag}>", "<p><strong>").replace(f"</{tag}>", "</strong></p>")
     return nh3.clean(

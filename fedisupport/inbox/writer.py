@@ -52,19 +52,33 @@ class InboxWriter:
                 batch.append(self._queue.get_nowait())
             try:
                 await self._write([row for row, _ in batch])
-            except Exception as exc:  # the requests answer 5xx and the senders retry
-                log.exception("storing %d received activities failed", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+            except Exception:
+                # One bad row must not fail the others: write them one by one. Those that still
+                # fail answer 5xx, and their senders retry.
+                log.exception("storing %d received activities failed; retrying one by one", len(batch))
+                for row, future in batch:
+                    try:
+                        await self._write([row])
+                    except Exception as exc:
+                        _settle(future, exc)
+                    else:
+                        _settle(future, None)
             else:
                 for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
-                self.services.work_available.set()
+                    _settle(future, None)
+            self.services.work_available.set()
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         # A repeated activity id is a no-op: the first copy wins.
         statement = self._insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
         async with self.services.engine.begin() as conn:
             await conn.execute(statement, rows)
+
+
+def _settle(future: asyncio.Future, error: Exception | None) -> None:
+    if future.done():  # the request gave up waiting (client went away)
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

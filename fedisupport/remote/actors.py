@@ -159,7 +159,16 @@ async def resolve_key(services: Services, key_id: str, *, refresh: bool = False)
             entry = CachedKey(key_id, row.ap_id, row.public_key_pem)
             services.keys.put(entry)
             return entry
-    return await _once(services, "key:" + key_id, lambda: _fetch_key_unless_cached(services, key_id, refresh))
+    elif not services.keys.may_refresh(key_id):
+        raise ActorUnavailable("the key was fetched again moments ago and still does not verify")
+    failure = services.keys.recent_failure(key_id)
+    if failure is not None:
+        raise ActorUnavailable(failure)
+    try:
+        return await _once(services, "key:" + key_id, lambda: _fetch_key_unless_cached(services, key_id, refresh))
+    except ActorUnavailable as exc:
+        services.keys.failed(key_id, exc.reason)
+        raise
 
 
 async def _fetch_key_unless_cached(services: Services, key_id: str, refresh: bool) -> CachedKey:

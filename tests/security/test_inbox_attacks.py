@@ -770,6 +770,27 @@ async def test_row12_concurrent_first_contact_fetches_the_key_once(instance, rem
     assert [r.path for r in remote.requests if r.path != "/.well-known/nodeinfo"] == ["/users/carol"]
 
 
+async def test_row12_failing_keys_are_not_fetched_once_per_request(instance, remote):
+    """Row 12 (Mastodon #5482): bad requests must not make us fetch from a host once per request.
+
+    A keyId that 404s is remembered for a minute; a known key that does not verify is refetched
+    at most once a minute (enough to follow a rotation)."""
+    remote.add_actor("dora")
+    missing = remote.url("/keys/nobody")
+    for n in range(5):
+        response = await signed_post(remote, "dora", instance.url("/inbox"),
+                                     remote.activity("dora", "Add", instance.url(f"/p/{n}")), key_id=missing + "#k")
+        assert response.status_code == 401
+    assert remote.fetches("/keys/nobody") == 1
+
+    wrong = keypair("a stranger's key")
+    for n in range(5):
+        response = await signed_post(remote, "dora", instance.url("/inbox"),
+                                     remote.activity("dora", "Add", instance.url(f"/q/{n}")), key=wrong)
+        assert response.status_code == 401
+    assert remote.fetches("/users/dora") == 2  # first contact, then one refetch
+
+
 # --------------------------------------------------------------------------
 # Row 15 — duplicates
 
