@@ -5,7 +5,7 @@ from typing import Any
 
 from ..activitypub import render
 from ..activitypub.jsonld import AS_PUBLIC
-from ..models import Actor
+from ..models import Actor, Community
 from ..settings import Settings
 from .publish import activity
 
@@ -31,8 +31,8 @@ def undo_follow(settings: Settings, follower: Actor, target: Actor, follow_ap_id
     return activity(settings, "Undo", follower, follow_object(follow_ap_id, follower, target), to=[target.ap_id])
 
 
-def update_actor(settings: Settings, actor: Actor) -> dict[str, Any]:
-    """Tell other servers a profile changed; they show the new name and bio."""
-    document = render.actor_document(settings, actor)
+def update_actor(settings: Settings, actor: Actor, community: Community | None = None) -> dict[str, Any]:
+    """Tell other servers a profile (or a community's description) changed."""
+    document = render.actor_document(settings, actor, community)
     document.pop("@context", None)
     return activity(settings, "Update", actor, document, to=[AS_PUBLIC])
