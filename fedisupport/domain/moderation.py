@@ -407,6 +407,21 @@ async def set_slow_mode(session: AsyncSession, moderator: Actor, thread: Post, s
                       reason=note)
 
 
+async def recently_removed(session: AsyncSession, community: Community, limit: int = 20) -> list[tuple[Post, Actor, str]]:
+    """The community's removed posts, newest removal first, with the reason given (to restore them)."""
+    rows = await session.execute(
+        select(Post, Actor, ModAction.reason).join(Actor, Actor.id == Post.author_id)
+        .join(ModAction, (ModAction.target_post_id == Post.id) & (ModAction.action == "remove"))
+        .where(Post.community_id == community.actor_id, Post.state == REMOVED)
+        .order_by(ModAction.created_at.desc(), ModAction.id.desc()).limit(limit * 2))
+    seen, out = set(), []
+    for post, author, reason in rows.all():
+        if post.id not in seen:
+            seen.add(post.id)
+            out.append((post, author, reason))
+    return out[:limit]
+
+
 # --- people --------------------------------------------------------------------------------------
 
 

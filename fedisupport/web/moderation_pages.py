@@ -379,9 +379,10 @@ async def community_moderation(request: Request) -> Response:
         community, actor = await _community_for_moderator(session, me, name)
         moderators = await moderation.moderators_of(session, community)
         bans = await moderation.bans_of(session, community)
+        removed = await moderation.recently_removed(session, community)
         may_manage = await moderation.may_manage_moderators(session, actor, community)
     return render(request, "mod_community.html", status_code=status_code, site=site, me=me, community=community,
-                  moderators=moderators, bans=bans, may_manage=may_manage, errors=errors, values=values,
+                  moderators=moderators, bans=bans, removed=removed, may_manage=may_manage, errors=errors, values=values,
                   ban_lengths=BAN_LENGTHS, done=_done(request))
 
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from .. import db
 from ..inbox.backfill_queue import request_backfill
-from ..domain import accounts, actions, following
+from ..domain import accounts, actions, following, moderation
 from ..domain.errors import DomainError
 from ..domain.posting import MAX_BODY, MAX_CW, MAX_TITLE
 from ..models import Actor, Community, Like, Post
@@ -400,7 +400,8 @@ async def post_page(request: Request) -> Response:
             context = await _reply_context(request, session, settings, post, author, viewer)
             template = "reply.html"
         care = await crisis_resources(request, session)  # the one-line crisis box
-    return page(request, template, site=site, viewer=me, care=care, **context)
+        moderating = await moderation.may_moderate(session, viewer, context.get("community"))
+    return page(request, template, site=site, viewer=me, care=care, moderating=moderating, **context)
 
 
 async def _thread_context(request: Request, session: AsyncSession, settings, thread: Post, author: Actor,

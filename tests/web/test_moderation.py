@@ -311,3 +311,30 @@ async def test_the_modlog_pages_by_keyset_and_keeps_join_decisions_private(insta
         assert "@cy" not in first + second  # who joined is nobody's business
         assert (await client.get("/c/nowhere/modlog")).status_code == 404
         assert (await client.get("/modlog?before=garbage")).status_code == 200
+
+
+# --- from the thread page ------------------------------------------------------------------------
+
+
+async def test_the_thread_page_offers_report_links_to_readers_and_moderation_to_moderators(instance, world):
+    async with db.transaction(instance.sessions) as session:
+        reply = await session.get(Post, world.ids["reply"])  # answered, so its place stays in the thread
+        await posting.reply(session, instance.settings, await session.get(Actor, world.ids["bea"]), reply, body="Thanks")
+        await moderation.remove_post(session, instance.settings, await session.get(Actor, world.ids["mo"]),
+                                     await session.get(Post, world.ids["reply"]), "Off topic")
+    path = f"/p/{world.ids['thread']}"
+    async with instance.client() as client:  # not signed in
+        page = await client.get(path)
+        assert f'href="/p/{world.ids["thread"]}/report"' in page.text and "/moderate" not in page.text
+        await log_in(client, "bea")
+        page = await client.get(path)
+        assert f'href="/p/{world.ids["thread"]}/report"' not in page.text  # her own post: edit and delete instead
+        assert "/moderate" not in page.text
+    async with instance.client() as client:
+        await log_in(client, "mo")
+        page = await client.get(path)
+        assert "Moderate this thread" in said(page) and "Hope's queue" in said(page)
+        assert f'href="/p/{world.ids["reply"]}/moderate"' in page.text  # the removed reply, to restore it
+        # Removed posts are listed for the moderators on the community's page too.
+        page = said(await client.get("/c/hope/moderation"))
+        assert "Recently removed" in page and f'/p/{world.ids["reply"]}/moderate' in page and "“Off topic”" in page
