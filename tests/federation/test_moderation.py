@@ -300,6 +300,7 @@ async def test_a_held_remote_reply_is_announced_only_after_approval(start_instan
         async with db.transaction(a.sessions) as session:  # A's admins hold replies that mention a phone number
             session.add(KeywordRule(pattern="phone", action="hold"))
         thread = await write_thread(a, alice)
+        await wait_for(post_with(b, thread.ap_id))
         await wait_for(post_with(c, thread.ap_id))
         reply = await reply_from(b, bob, thread.ap_id, "Can I give you my phone number?")
         held_on_a = await wait_for(post_with(a, reply.ap_id, lambda p: p.state == "held"))
