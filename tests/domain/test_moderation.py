@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from fedisupport import db
-from fedisupport.domain import accounts, moderation, posting
+from fedisupport.domain import accounts, actions, moderation, posting
 from fedisupport.domain.errors import Conflict, DomainError
 from fedisupport.domain.moderation import NotAllowed
-from fedisupport.models import (Actor, Community, CommunityBan, HeldItem, ModAction, OutboxActivity, Post, Report,
-                                utcnow)
+from fedisupport.models import (Actor, Community, CommunityBan, Delivery, Follow, HeldItem, Instance, ModAction,
+                                OutboxActivity, Post, Report, utcnow)
 
 PASSWORD = "a long enough password"
 
@@ -458,3 +458,38 @@ async def test_the_modlog_pages_newest_first_and_keeps_join_decisions_private(wo
     rest, more = await run(world, lambda s: page(s, (last.created_at, last.id)))
     assert not more and [e.action.action for e in rest] == ["unlock", "lock"]
     assert all(e.community.name == "hope" and e.post.id == world.ids["thread"] for e in first + rest)
+
+
+async def test_a_removed_threads_boost_is_withdrawn_from_microblog_followers_and_comes_back(world):
+    async def setup(session):
+        fan = Actor(ap_id="https://toot.example/users/fan", kind="person", local=False, username="fan",
+                    domain="toot.example", inbox_url="https://toot.example/users/fan/inbox",
+                    shared_inbox_url="https://toot.example/inbox")
+        session.add_all([fan, Instance(host="toot.example", software="mastodon")])
+        await session.flush()
+        community = await world.community(session)
+        session.add(Follow(follower_id=fan.id, target_id=community.actor_id, state="accepted",
+                           ap_id="https://toot.example/follows/1"))
+        await session.flush()
+        thread = await actions.write_thread(session, world.settings, await world.actor(session, "bea"), community,
+                                            title="Tonight", body="Checking in.")
+        return thread.id
+    thread_id = await run(world, setup)
+    [boost] = [a for a in await sent(world, "Announce") if a["object"] == world.instance.url(f"/p/{thread_id}")]
+
+    async def remove(session):
+        await moderation.remove_post(session, world.settings, await world.actor(session, "mo"),
+                                     await world.post(session, thread_id), "Not for here")
+    await run(world, remove)
+    undo = [u for u in await sent(world, "Undo") if u["object"].get("id") == boost["id"]]
+    assert len(undo) == 1 and undo[0]["object"]["type"] == "Announce"
+    async with world.instance.sessions() as session:
+        inboxes = set(await session.scalars(select(Delivery.inbox_url)))
+    assert "https://toot.example/inbox" in inboxes
+
+    async def restore(session):
+        await moderation.restore_post(session, world.settings, await world.actor(session, "mo"),
+                                      await world.post(session, thread_id))
+    await run(world, restore)
+    boosts = [a for a in await sent(world, "Announce") if a["object"] == world.instance.url(f"/p/{thread_id}")]
+    assert len(boosts) == 2  # boosted again
