@@ -53,5 +53,7 @@ async def publish(session: AsyncSession, settings: Settings, actor: Actor, doc: 
 
 
 def inboxes_of(actors: Iterable[Actor]) -> list[str]:
-    """Where to send something for these actors: shared inboxes collapse many followers into one."""
-    return list(dict.fromkeys(a.shared_inbox_url or a.inbox_url for a in actors if not a.local))
+    """Where to send something for these actors: shared inboxes collapse many followers into one.
+
+    Actors suspended here get nothing (nothing in, nothing out)."""
+    return list(dict.fromkeys(a.shared_inbox_url or a.inbox_url for a in actors if not a.local and not a.suspended))

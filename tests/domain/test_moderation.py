@@ -14,6 +14,7 @@ from fedisupport import db
 from fedisupport.domain import accounts, actions, moderation, posting
 from fedisupport.domain.errors import Conflict, DomainError
 from fedisupport.domain.moderation import NotAllowed
+from fedisupport.outbox.publish import inboxes_of
 from fedisupport.models import (Actor, Community, CommunityBan, Delivery, Follow, HeldItem, Instance, ModAction,
                                 OutboxActivity, Post, Report, utcnow)
 
@@ -493,3 +494,12 @@ async def test_a_removed_threads_boost_is_withdrawn_from_microblog_followers_and
     await run(world, restore)
     boosts = [a for a in await sent(world, "Announce") if a["object"] == world.instance.url(f"/p/{thread_id}")]
     assert len(boosts) == 2  # boosted again
+
+
+async def test_nothing_is_sent_to_an_account_suspended_here(world):
+    async def check(session):
+        rem = await world.actor(session, "rem")
+        assert inboxes_of([rem]) == ["https://far.example/inbox"]
+        await moderation.suspend(session, await world.actor(session, "ada"), rem, "spam")
+        assert inboxes_of([rem]) == []
+    await run(world, check)
