@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, tuple_
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -48,8 +48,8 @@ async def _keyset_page(request: Request, condition: Any, cursor: str | None) -> 
              .order_by(Post.published_at, Post.id).limit(size + 1))
     after = decode_cursor(cursor)
     if after:
-        when, row_id = after
-        query = query.where(or_(Post.published_at > when, and_(Post.published_at == when, Post.id > row_id)))
+        # A row comparison, so both databases seek the index instead of scanning from the start.
+        query = query.where(tuple_(Post.published_at, Post.id) > after)
     async with request.app.state.sessions() as session:
         rows = (await session.execute(query)).all()
     more = len(rows) > size
