@@ -137,8 +137,13 @@ class RemotePost:
 
 async def store_remote_post(
     session: AsyncSession, author: Actor, data: RemotePost, *, community: Actor | None, parent: Post | None,
+    state: str = PUBLISHED,
 ) -> Post | None:
-    """Store a remote thread (parent None) or reply. None when it was deleted before it arrived."""
+    """Store a remote thread (parent None) or reply. None when it was deleted before it arrived.
+
+    `state` HELD (the policy's HOLD): kept for a moderator and left out of the counts until
+    `set_state(post, PUBLISHED)` approves it.
+    """
     if await session.get(Tombstone, data.ap_id) is not None:
         return None  # a late Create must not resurrect a deleted post
     existing = await session.scalar(select(Post).where(Post.ap_id == data.ap_id))
@@ -168,8 +173,11 @@ async def store_remote_post(
     post.published_at = published
     post.updated_at = data.updated_at
     post.last_activity_at = published
+    post.state = state
     session.add(post)
     await session.flush()
+    if state != PUBLISHED:
+        return post
     if parent is not None:
         await _count_reply(session, post.thread_id, parent.id, +1, max(published, parent.published_at))
     elif community is not None:

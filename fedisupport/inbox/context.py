@@ -35,6 +35,9 @@ class Context:
     # (backfill), whose authors are checked against their origin instead.
     activity: Activity | None
     actor: Actor | None
+    # The InboxItem being handled (None for backfill): a held post keeps it, so that approving
+    # the post can Announce the activity exactly as it was received.
+    item_id: int | None = None
 
     @property
     def settings(self):

@@ -8,10 +8,15 @@ from __future__ import annotations
 import logging
 from typing import Awaitable, Callable
 
+from sqlalchemy import select
+
 from ..activitypub.jsonld import get_id
 from ..activitypub.origin import same_origin
 from ..activitypub.vocab import Activity, APActor
 from ..domain import departures, following, posting
+from ..models import Community
+from ..policy.check import check_inbound
+from ..policy.decisions import Verdict
 from ..remote.actors import ActorUnavailable, get_actor
 from . import mod_handlers, post_handlers
 from .context import Context, Ignored, Rejected, RetryLater, local_actor
@@ -33,6 +38,10 @@ async def on_follow(ctx: Context) -> None:
         raise Rejected("the followed actor does not live here")
     if target.kind == "application":
         raise Rejected("the instance actor cannot be followed")
+    community = await ctx.session.scalar(select(Community).where(Community.actor_id == target.id))
+    decision = await check_inbound(ctx.session, ctx.settings, actor=ctx.actor, host=ctx.actor.domain, community=community)
+    if decision.verdict == Verdict.REJECT:  # a suspended domain or account, or someone banned from the community
+        raise Rejected(decision.reason)
     await following.receive_follow(ctx.session, ctx.settings, ctx.actor, target, ctx.activity.id)
 
 

@@ -7,21 +7,25 @@ checked at its origin, never taken on the announcer's word.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from sqlalchemy import select
 
 from ..activitypub.jsonld import AS_PUBLIC
-from ..activitypub.origin import same_origin
+from ..activitypub.origin import host_of, same_origin
 from ..activitypub.vocab import Activity, APObject
 from ..care import welfare
 from ..domain import posting
 from ..domain.bans import active_ban
+from ..domain.held import hold_post
 from ..domain.posting import RemotePost
-from ..models import GROUP, Actor, Follow, Like, Post, Tombstone
-from ..models.content import PUBLISHED
+from ..models import GROUP, Actor, Community, Follow, Like, Post, Tombstone
+from ..models.content import HELD, PUBLISHED
 from ..models.social import ACCEPTED
 from ..outbox.distribute import announce
+from ..policy.check import PostFacts, check_domain, check_inbound, with_label
+from ..policy.decisions import Decision, Verdict, hold, strictest
 from ..remote.actors import ActorUnavailable, get_actor
 from ..remote.objects import POST_TYPES, ObjectUnavailable, fetch_post
 from ..text import sanitize_html
@@ -40,6 +44,7 @@ async def trusted_object(ctx: Context, obj: object, origin_actor: str) -> APObje
     url = obj.id if isinstance(obj, (APObject, Activity)) else obj
     if not isinstance(url, str):
         raise Rejected("the activity has no object")
+    await _refuse_suspended(ctx, url)
     try:
         return await fetch_post(ctx.services, url)
     except ObjectUnavailable as exc:
@@ -97,6 +102,7 @@ async def _parent(ctx: Context, url: str, depth: int = 0) -> Post:
         raise Rejected("the conversation above this reply is too deep to fetch")
     if await ctx.session.get(Tombstone, url) is not None:
         raise Rejected("it replies to a deleted post")
+    await _refuse_suspended(ctx, url)
     try:
         obj = await fetch_post(ctx.services, url)
     except ObjectUnavailable as exc:
@@ -126,19 +132,19 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
     existing = await posting.post_by_ap_id(ctx.session, obj.id)
     if existing is not None:
         return existing, False
+    await _refuse_suspended(ctx, obj.attributed_to)
     author = await _author(ctx, obj)
     if author.suspended:
         raise Rejected("the author is suspended here")
     if obj.in_reply_to:
         parent = await _parent(ctx, obj.in_reply_to, depth)
         thread = await posting.thread_of(ctx.session, parent)
-        if thread.locked:
-            raise Rejected("the thread is locked")
         if await active_ban(ctx.session, thread.community_id, author.id):
             raise Rejected("the author is banned from this community")
-        if parent.state != PUBLISHED and parent.state != "deleted":
+        if parent.state not in (PUBLISHED, HELD, "deleted"):
             raise Rejected("it replies to a post that is not public")
-        post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, None), community=None, parent=parent)
+        decision = await _admit(ctx, obj, author, thread.community_id, thread, parent)
+        post = await _store(ctx, author, _remote_post(obj, None), decision, community=None, parent=parent, depth=depth)
         await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
         return post, post is not None
     community, by_mention = await _community_for_thread(ctx, obj, announced_by)
@@ -146,13 +152,60 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
         return None, False
     if await active_ban(ctx.session, community.id, author.id):
         raise Rejected("the author is banned from this community")
+    decision = await _admit(ctx, obj, author, community.id, None)
     title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
-    post = await posting.store_remote_post(ctx.session, author, _remote_post(obj, title), community=community, parent=None)
+    post = await _store(ctx, author, _remote_post(obj, title), decision, community=community, parent=None, depth=depth)
     await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
     if post is not None and not community.local:
         # We see a remote community's thread from its start or later: fetch what came before.
         await request_backfill(ctx.session, post)
     return post, post is not None
+
+
+# --- the policy's inbound checkpoint for posts (fedisupport/policy) -----------------------------
+
+async def _refuse_suspended(ctx: Context, url: str | None) -> None:
+    """Nothing in or out with a suspended domain: not even a fetch of its posts or actors."""
+    try:
+        host = host_of(url) if url else None
+    except ValueError:
+        return
+    decision = await check_domain(ctx.session, host)
+    if decision.verdict == Verdict.REJECT:
+        raise Rejected(decision.reason)
+
+
+async def _community_row(ctx: Context, group_actor_id: int | None) -> Community | None:
+    if group_actor_id is None:
+        return None
+    return await ctx.session.scalar(select(Community).where(Community.actor_id == group_actor_id))
+
+
+async def _admit(ctx: Context, obj: APObject, author: Actor, group_actor_id: int | None, thread: Post | None,
+                 parent: Post | None = None) -> Decision:
+    """The policy's decision on a remote post before it is stored; a REJECT raises Rejected."""
+    sender = ctx.actor.domain if ctx.actor is not None else author.domain
+    decision = await check_inbound(ctx.session, ctx.settings, actor=author, host=sender, post=PostFacts.from_object(obj),
+                                   community=await _community_row(ctx, group_actor_id), thread=thread)
+    if parent is not None and parent.state == HELD and decision.verdict != Verdict.REJECT:
+        decision = strictest([decision, hold("it answers a post that is waiting for review")])
+    if decision.verdict == Verdict.REJECT:
+        raise Rejected(decision.reason)
+    return decision
+
+
+async def _store(ctx: Context, author: Actor, data: RemotePost, decision: Decision, *, community: Actor | None,
+                 parent: Post | None, depth: int) -> Post | None:
+    """Store a remote post as the policy decided: labelled, or held (never announced) until approved."""
+    if decision.label:
+        data = dataclasses.replace(data, content_warning=with_label(data.content_warning, decision, 2000), sensitive=True)
+    held = decision.verdict == Verdict.HOLD
+    post = await posting.store_remote_post(ctx.session, author, data, community=community, parent=parent,
+                                           state=HELD if held else PUBLISHED)
+    if held and post is not None and post.state == HELD:
+        # The activity to Announce on approval is this item's only when the post is its object.
+        await hold_post(ctx.session, post, decision, inbox_item_id=ctx.item_id if depth == 0 else None)
+    return post
 
 
 async def _community_actor(ctx: Context, post: Post) -> Actor | None:
@@ -167,8 +220,8 @@ async def on_create(ctx: Context) -> None:
     if post is None:
         raise Ignored("not addressed to a community here")
     community = await _community_actor(ctx, post)
-    if created and community is not None and community.local:
-        # FEP-1b12: the community passes the activity on unchanged.
+    if created and community is not None and community.local and post.state == PUBLISHED:
+        # FEP-1b12: the community passes the activity on unchanged (a held post: once approved).
         await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
                        boost_note=post.ap_id, new_thread=post.is_thread)
 
@@ -219,6 +272,10 @@ async def on_like(ctx: Context) -> None:
     post = await posting.post_by_ap_id(ctx.session, ctx.activity.object_id or "")
     if post is None or post.state != PUBLISHED:
         raise Ignored("like of a post we don't have")
+    decision = await check_inbound(ctx.session, ctx.settings, actor=ctx.actor, host=ctx.actor.domain,
+                                   community=await _community_row(ctx, post.community_id))
+    if decision.verdict == Verdict.REJECT:
+        raise Rejected(decision.reason)
     added = await posting.add_like(ctx.session, ctx.actor, post, ap_id=ctx.activity.id)
     community = await _community_actor(ctx, post)
     if added and community is not None and community.local:
@@ -245,8 +302,13 @@ async def _apply_update(ctx: Context, obj: APObject) -> Post | None:
     if author.ap_id != obj.attributed_to:
         raise Rejected("only the author can edit a post")
     data = _remote_post(obj, obj.name if post.is_thread else None)
+    # An edit meets the same rules as a new post (a REJECT keeps the old text; a HOLD takes it out of view).
+    decision = await _admit(ctx, obj, author, post.community_id, None)
+    content_warning = with_label(data.content_warning, decision, 2000)
     await posting.edit_post(ctx.session, post, content_html=data.content_html,
-                            title=data.title if post.is_thread else None, content_warning=data.content_warning)
+                            title=data.title if post.is_thread else None, content_warning=content_warning)
+    if decision.verdict == Verdict.HOLD and post.state == PUBLISHED:
+        await hold_post(ctx.session, post, decision)
     return post
 
 
@@ -258,7 +320,7 @@ async def on_update_post(ctx: Context) -> None:
     if post is None:
         raise Ignored("update of a post we don't have")
     community = await _community_actor(ctx, post)
-    if community is not None and community.local:
+    if community is not None and community.local and post.state == PUBLISHED:
         await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
 
 
@@ -273,9 +335,10 @@ async def on_delete_post(ctx: Context) -> None:
     author = await ctx.session.get(Actor, post.author_id)
     if author.id != ctx.actor.id:
         raise Rejected("only the author can delete a post")
+    was_announced = post.state != HELD  # a held post never went out: nothing to take back
     await posting.delete_post(ctx.session, post)
     community = await _community_actor(ctx, post)
-    if community is not None and community.local:
+    if community is not None and community.local and was_announced:
         await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
 
 

@@ -53,7 +53,7 @@ async def process_item(services: Services, item_id: int) -> str:
             return item.state
         try:
             async with session.begin_nested():
-                await handler(Context(services, session, activity, actor))
+                await handler(Context(services, session, activity, actor, item_id=item.id))
         except Rejected as exc:
             _finish(item, REJECTED, exc.reason)
         except Ignored as exc:

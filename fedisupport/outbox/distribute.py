@@ -14,10 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..activitypub.jsonld import AS_PUBLIC
+from ..activitypub.jsonld import AS_PUBLIC, get_id
 from ..activitypub.notes import note_document
 from ..models import Actor, Community, Follow, Instance, Post
 from ..models.social import ACCEPTED
+from ..policy.check import check_announce
+from ..policy.decisions import Verdict
 from ..remote.instances import is_forum
 from ..settings import Settings
 from .publish import activity, inboxes_of, publish
@@ -41,6 +43,9 @@ async def follower_inboxes(session: AsyncSession, target: Actor) -> tuple[list[s
 async def announce(session: AsyncSession, settings: Settings, community: Actor, inner: dict[str, Any], *,
                    boost_note: str | None = None, new_thread: bool = False) -> None:
     """The community passes an activity on to its followers (FEP-1b12 §Announce)."""
+    origin = get_id(inner.get("actor")) if isinstance(inner, dict) else get_id(inner)  # a bare URL: the post's host
+    if (await check_announce(session, origin)).verdict == Verdict.REJECT:
+        return  # from a limited (or suspended) domain: accepted here, never amplified
     forum, microblog = await follower_inboxes(session, community)
     audience = {"to": [AS_PUBLIC], "cc": [community.followers_url] if community.followers_url else []}
     if forum or new_thread:

@@ -13,6 +13,8 @@ from ..activitypub.jsonld import CONTEXT
 from ..activitypub.origin import host_of
 from ..ids import token
 from ..models import Actor, Delivery, OutboxActivity, utcnow
+from ..policy.check import check_delivery
+from ..policy.decisions import Verdict
 from ..settings import Settings
 
 
@@ -45,6 +47,8 @@ async def publish(session: AsyncSession, settings: Settings, actor: Actor, doc: 
         host = host_of(inbox)
         if host == own_host:
             continue  # local recipients are handled in the domain, never over HTTP
+        if (await check_delivery(session, host)).verdict == Verdict.REJECT:
+            continue  # the delivery checkpoint: suspended domains get nothing
         rows.append({"activity_id": stored.id, "inbox_url": inbox, "host": host, "state": "queued",
                      "attempts": 0, "next_attempt_at": now, "created_at": now})
     if rows:
