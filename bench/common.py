@@ -49,8 +49,18 @@ def machine_line() -> str:
     return (f"{os.cpu_count()} cores, {mem:.1f} GiB, Python {sys.version.split()[0]}, {load()}")
 
 
+def revision() -> str:
+    """The commit the server code is at, and whether fedisupport/ has uncommitted changes."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "fedisupport"], cwd=ROOT).returncode != 0
+        return rev + (" + uncommitted changes in fedisupport/" if dirty else "")
+    except OSError:
+        return "?"
+
+
 def header(name: str, **params: Any) -> None:
-    print(f"== {name} ==  {time.strftime('%Y-%m-%d %H:%M:%S')}  {machine_line()}", flush=True)
+    print(f"== {name} ==  {time.strftime('%Y-%m-%d %H:%M:%S')}  {machine_line()}  fedisupport {revision()}", flush=True)
     if params:
         print("   " + "  ".join(f"{k}={v}" for k, v in params.items()), flush=True)
 
@@ -317,6 +327,11 @@ class Server:
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=5)
         self.procs.clear()
+        if self.errors_in_log():
+            saved = BENCH / "results" / f"server-{time.strftime('%H%M%S')}-{self.db}.log"
+            saved.parent.mkdir(exist_ok=True)
+            shutil.copy(self.data_dir / "server.log", saved)
+            print(f"   server log with errors saved to {saved}")
         if self.pg_name and not self.keep:
             drop_pg_database(self.pg_server, self.pg_name)
         if not self.keep:

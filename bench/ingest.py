@@ -40,6 +40,8 @@ def add_server_args(parser: argparse.ArgumentParser) -> None:
                         help="extra `fedisupport worker` processes; default 0 (SQLite) or 1 (PostgreSQL, where the "
                              "serve processes then run with --no-worker)")
     parser.add_argument("--pg-url", default=None, help="a PostgreSQL server URL to use instead of bench's own")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="run `serve --no-worker` and no worker: measures the accept path alone (nothing is processed)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory / database")
     parser.add_argument("--log-level", default="warning")
 
@@ -48,6 +50,9 @@ def make_server(args) -> Server:
     pg = args.db == "postgres"
     serve = args.serve_processes or (2 if pg else 1)
     workers = args.workers if args.workers is not None else (1 if pg else 0)
+    if getattr(args, "no_worker", False):
+        return Server(db=args.db, serve_processes=serve, in_serve_worker=False, extra_workers=0,
+                      pg_server=args.pg_url, keep=args.keep, log_level=args.log_level)
     return Server(db=args.db, serve_processes=serve, in_serve_worker=workers == 0, extra_workers=workers,
                   pg_server=args.pg_url, keep=args.keep, log_level=args.log_level)
 
@@ -139,7 +144,7 @@ def warm_up(farm: RemoteFarm, server: Server, thread: dict, url: str, args) -> d
         finally:
             await probe.close()
 
-    drained = asyncio.run(drain())
+    drained = asyncio.run(drain()) if not getattr(args, "no_worker", False) else None
     return {"sent": result["sent"], "accepted": result["accepted"], "errors": result["errors"],
             "seconds": (drained or time.time()) - t0}
 
@@ -313,7 +318,7 @@ def main() -> None:
             if args.profile:
                 RESULTS.mkdir(exist_ok=True)
                 profile_to = RESULTS / f"ingest-{args.db}-{mode}-{int(time.time())}.pyspy"
-            r = asyncio.run(measure(server, farm, run, args, args.drain_timeout, profile_to))
+            r = asyncio.run(measure(server, farm, run, args, 0 if args.no_worker else args.drain_timeout, profile_to))
             print_result(f"ingest {args.db} {mode}{' ' + str(args.rate) + '/s' if args.rate else ''}", r, server, farm)
             if profile_to:
                 print(f"   profiles: {profile_to.parent}/{profile_to.name}.*.txt (summarise with bench/profile_summary.py)")

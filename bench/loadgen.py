@@ -149,7 +149,9 @@ class Signer:
 
         key = self._keys.get(key_index)
         if key is None:
-            key = self._keys[key_index] = self._ser.load_pem_private_key(self._pems[key_index].encode(), None)
+            # Our own keys: skip the (slow) RSA consistency check cryptography makes on every load.
+            key = self._keys[key_index] = self._ser.load_pem_private_key(self._pems[key_index].encode(), None,
+                                                                         unsafe_skip_rsa_key_validation=True)
         parts = urlsplit(url)
         host = parts.netloc
         date = formatdate(usegmt=True)

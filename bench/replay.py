@@ -60,8 +60,9 @@ def main() -> None:
                 seed.add_followers(server, farm.manifest["hosts"][:args.followers])
             server.start()
             actors = farm.manifest["actors"]
+            n = args.replies + args.likes
             specs = viral_plan(0, actors, thread["ap_id"], thread["community"], run="v", replies=args.replies,
-                               likes=args.likes)
+                               likes=args.likes, lag=min(2000, max(50, n // 50)))
             rnd = random.Random(3)
             resent = [replace(s, repeat=True) for s in specs if rnd.random() < args.resend]
             # A retry arrives a little later than the original.

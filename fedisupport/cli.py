@@ -302,6 +302,54 @@ def deliveries(host: str | None, retry_now: bool) -> None:
         click.echo(line)
 
 
+@admin.group("domain-blocks")
+def domain_blocks_group() -> None:
+    """Other servers this instance suspends or limits, in Mastodon's blocklist CSV format."""
+
+
+@domain_blocks_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--replace", is_flag=True, help="Also change domains already listed (otherwise they are kept).")
+def domain_blocks_import(file: Path, replace: bool) -> None:
+    """Import a CSV (#domain,#severity,... as Mastodon exports it) or a list of domains; - reads stdin.
+
+    Bad lines are reported with their line numbers; every good line is imported. Exits 1 if any
+    line could not be used.
+    """
+    from .domain import domain_blocks
+
+    settings = _settings(require_file=not os.environ.get("FEDISUPPORT_DOMAIN"))
+    raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file} is not UTF-8 text") from None
+    result = _run_db(settings, lambda session: domain_blocks.import_csv(
+        session, text, replace=replace, source=file.name if str(file) != "-" else "standard input"))
+    click.echo(f"{len(result.added)} added, {len(result.updated)} updated, "
+               f"{len(result.kept)} already listed and kept as they were.")
+    for problem in result.problems:
+        click.echo(f"{file}: {problem}", err=True)
+    if result.problems:
+        sys.exit(1)
+
+
+@domain_blocks_group.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--with-private-notes", is_flag=True, help="Add a #private_comment column (for your own backups).")
+def domain_blocks_export(output: Path | None, with_private_notes: bool) -> None:
+    """Write the list as Mastodon's domain-blocks CSV ("limit" is written as "silence")."""
+    from .domain import domain_blocks
+
+    settings = _settings(require_file=not os.environ.get("FEDISUPPORT_DOMAIN"))
+    text = _run_db(settings, lambda session: domain_blocks.export_csv(session, include_private=with_private_notes))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote the list to {output}", err=True)
+
+
 @admin.command("follow-requests")
 @click.option("--approve", "approve_id", type=int, help="Approve the request with this number.")
 @click.option("--reject", "reject_id", type=int, help="Turn down the request with this number.")

@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import db
-from ..domain import accounts, data_export, profile, registration
+from ..domain import accounts, data_export, profile, registration, site_policy
 from ..domain.account_deletion import LastAdmin, delete_account
 from ..domain.errors import Conflict, DomainError
 from ..models import PERSON, Actor, User
@@ -127,7 +127,8 @@ async def signup(request: Request) -> Response:
     async with request.app.state.sessions() as session:
         site = await accounts.get_site(session)
         mode = await registration.registration_mode(session)
-    page = functools.partial(render, request, "signup.html", site=site, mode=mode, me=me)
+        rules = await site_policy.instance_rules(session)  # shown before anyone joins
+    page = functools.partial(render, request, "signup.html", site=site, mode=mode, me=me, rules=rules)
 
     if request.method == "GET":
         if me is not None:

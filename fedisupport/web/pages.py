@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import accounts
+from ..domain import accounts, site_policy
 from ..models import Actor, Post
 from ..models.content import PUBLIC, PUBLISHED
 from . import auth
@@ -61,13 +61,14 @@ async def community_page(request: Request) -> Response:
         rows = list((await session.execute(query)).all())
         membership = await thread_pages.membership_of(session, me, community_actor)
         care = await crisis_resources(request, session)  # the one-line crisis box
+        rules = await site_policy.instance_rules(session, community.id)  # the site's rules, then the community's
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(rows[-1][0].last_activity_at, rows[-1][0].id) if more else None
     notice = next((key for key in ("joined", "left", "deleted") if key in request.query_params), None)
     return auth.apply_cookies(request, render(
         request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor,
-        viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url, care=care,
+        viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url, care=care, rules=rules,
     ))
 
 
