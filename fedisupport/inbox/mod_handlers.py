@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..activitypub.fetch import FetchError
 from ..activitypub.jsonld import as_list, get_id
@@ -31,7 +31,9 @@ from ..activitypub.render import collection_id
 from ..activitypub.vocab import Activity, APActor
 from ..domain import moderation, posting
 from ..domain.errors import DomainError
-from ..models import GROUP, PERSON, Actor, Community, DomainPolicy, Post
+from ..models import GROUP, PERSON, Actor, Community, Post
+from ..policy.check import check_report
+from ..policy.decisions import Verdict
 from ..remote.actors import ActorUnavailable, fetch_actor_document, get_actor
 from .context import Context, Ignored, Rejected, RetryLater, local_actor
 
@@ -295,25 +297,9 @@ async def on_undo(ctx: Context) -> None:
 # --- reports from other servers ------------------------------------------------------------------
 
 
-def _domains_of(host: str) -> list[str]:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    labels = name.split(".")
-    return list(dict.fromkeys([host, name, *(".".join(labels[i:]) for i in range(1, len(labels) - 1))]))
-
-
 async def reports_refused(ctx: Context, host: str) -> bool:
-    """The admins' domain policy: reports from this server (or a parent domain) are not accepted."""
-    try:  # the policy engine's verdict, when it offers one
-        from ..policy.check import check_report
-        from ..policy.decisions import Verdict
-    except ImportError:
-        check_report = None
-    if check_report is not None:
-        return (await check_report(ctx.session, host)).verdict == Verdict.REJECT
-    refused = await ctx.session.scalar(select(DomainPolicy.domain).where(
-        DomainPolicy.domain.in_(_domains_of(host)),
-        or_(DomainPolicy.reject_reports.is_(True), DomainPolicy.severity == "suspend")).limit(1))
-    return refused is not None
+    """The admins' domain policy: reports from a suspended domain, or one set to reject reports."""
+    return (await check_report(ctx.session, host)).verdict == Verdict.REJECT
 
 
 async def on_flag(ctx: Context) -> None:

@@ -293,7 +293,6 @@ async def test_a_report_forwarded_from_a_reaches_b_as_mastodons_flag(start_insta
 
 
 async def test_a_held_remote_reply_is_announced_only_after_approval(start_instance):
-    pytest.importorskip("fedisupport.policy.check", reason="the policy engine holds posts")  # until it lands
     async with start_instance() as a, start_instance() as b, start_instance() as c:
         people = await hope_with_followers(a, (b, "bob"), (c, "carol"))
         alice, bob = people["alice"], people["bob"]
