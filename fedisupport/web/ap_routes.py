@@ -286,7 +286,7 @@ async def _recent_activities(request: Request, actor: Actor) -> list[dict[str, A
         bodies = list(await session.scalars(
             select(OutboxActivity.body).where(OutboxActivity.actor_id == actor.id, OutboxActivity.type == wanted)
             .order_by(OutboxActivity.created_at.desc(), OutboxActivity.id.desc()).limit(OUTBOX_ITEMS * 3)))
-    items = []
+    candidates = []
     for body in bodies:
         doc = json.loads(body)
         inner = doc.get("object") if wanted == "Announce" else doc
@@ -296,10 +296,12 @@ async def _recent_activities(request: Request, actor: Actor) -> list[dict[str, A
         if note.get("inReplyTo") or doc.get("to") == []:
             continue
         doc.pop("@context", None)
-        items.append(doc)
-        if len(items) == OUTBOX_ITEMS:
-            break
-    return items
+        candidates.append((note.get("id"), doc))
+    # Threads removed, deleted or held since are no longer listed.
+    async with request.app.state.sessions() as session:
+        shown = set(await session.scalars(select(Post.ap_id).where(
+            Post.ap_id.in_([note_id for note_id, _ in candidates]), Post.state == PUBLISHED)))
+    return [doc for note_id, doc in candidates if note_id in shown][:OUTBOX_ITEMS]
 
 
 async def _outbox(request: Request, actor: Actor, total: int) -> Response:

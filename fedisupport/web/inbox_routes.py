@@ -39,14 +39,20 @@ async def instance_inbox(request: Request) -> Response:
     return await _personal(request, INSTANCE_ACTOR_USERNAME, "application")
 
 
+PRIVATE_TYPES = frozenset({"Flag"})
+
+
 async def published_activity(request: Request) -> Response:
     """Our activities stay dereferenceable, so peers can fetch what an Announce wraps."""
     settings = request.app.state.settings
     ap_id = settings.url(f"/activities/{request.path_params['token']}")
     async with request.app.state.sessions() as session:
-        body = await session.scalar(select(OutboxActivity.body).where(OutboxActivity.ap_id == ap_id))
-    if body is None:
+        row = (await session.execute(select(OutboxActivity.type, OutboxActivity.body)
+                                     .where(OutboxActivity.ap_id == ap_id))).first()
+    # A forwarded report is for the server it was sent to, never for whoever learns its id.
+    if row is None or row.type in PRIVATE_TYPES:
         return JSONResponse({"error": "no such activity"}, status_code=404)
+    body = row.body
     return await ap_response(request, json.loads(body), cache_control="public, max-age=3600")
 
 

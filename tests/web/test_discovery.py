@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from fedisupport import db
 from fedisupport.activitypub.vocab import parse_actor
 from fedisupport.domain import accounts, actions, posting
-from fedisupport.models import Actor, Post, User, utcnow
+from fedisupport.models import Actor, OutboxActivity, Post, User, utcnow
 from fedisupport.web import ap_routes
 
 AP_JSON = {"Accept": "application/activity+json"}
@@ -351,3 +351,19 @@ async def test_nodeinfo_counts_are_real(instance):
         ap_routes.forget_nodeinfo(instance.app)
         logged_in = (await client.get("/nodeinfo/2.0")).json()["usage"]
     assert logged_in["users"] == {"total": 2, "activeMonth": 2, "activeHalfyear": 2}
+
+
+async def test_outboxes_leave_out_threads_gone_since_and_reports_are_never_served(instance):
+    await seed(instance)
+    async with db.transaction(instance.sessions) as session:
+        tuesday = await session.scalar(select(Post).where(Post.title == "Tuesday"))
+        await posting.delete_post(session, tuesday)
+        ada = await session.scalar(select(Actor).where(Actor.username == "ada"))
+        flag = OutboxActivity(ap_id=instance.url("/activities/flag1"), actor_id=ada.id, type="Flag",
+                              body='{"type": "Flag", "content": "private"}')
+        session.add(flag)
+    async with instance.client() as client:
+        group = (await client.get("/c/hope/outbox")).json()
+        hidden = await client.get("/activities/flag1")
+    assert [item["object"]["object"]["name"] for item in group["orderedItems"]] == ["Start here"]
+    assert hidden.status_code == 404
