@@ -6,6 +6,8 @@ import logging
 from typing import Awaitable, Callable, TypeVar
 
 from sqlalchemy import event, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.fetch import FetchError
@@ -84,11 +86,10 @@ async def store_actor(session: AsyncSession, ap: APActor, keys: KeyCache | None 
     if ap.type not in _KINDS:
         raise ActorUnavailable(f"unsupported actor type {ap.type}")
     actor = await session.scalar(select(Actor).where(Actor.ap_id == ap.id))
-    if actor is not None and actor.local:
-        raise ActorUnavailable("refusing to overwrite a local actor")
     if actor is None:
-        actor = Actor(ap_id=ap.id, local=False)
-        session.add(actor)
+        actor = await _insert_placeholder(session, ap)
+    if actor.local:
+        raise ActorUnavailable("refusing to overwrite a local actor")
     actor.kind = _KINDS[ap.type]
     actor.username = _storable(ap.preferred_username)[:255]
     actor.domain = host_of(ap.id)
@@ -122,10 +123,26 @@ async def store_actor(session: AsyncSession, ap: APActor, keys: KeyCache | None 
     return actor
 
 
+async def _insert_placeholder(session: AsyncSession, ap: APActor) -> Actor:
+    """A new row for the actor, or the one another process stored a moment ago.
+
+    Several server processes may meet a new actor at once; the loser of the race reads the
+    winner's row back instead of failing the request (it is then refreshed as usual).
+    """
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(Actor).values(
+        ap_id=ap.id, local=False, kind=_KINDS[ap.type], username="", domain=host_of(ap.id), display_name="",
+        summary="", inbox_url=ap.inbox, manually_approves_followers=False, follower_count=0, following_count=0,
+        post_count=0, suspended=False, created_at=utcnow(), updated_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["ap_id"]))
+    return await session.scalar(select(Actor).where(Actor.ap_id == ap.id).execution_options(populate_existing=True))
+
+
 async def _note_instance(session: AsyncSession, host: str) -> None:
-    if await session.get(Instance, host) is None:
-        session.add(Instance(host=host))
-        await session.flush()
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(insert(Instance).values(
+        host=host, first_seen_at=utcnow(), failure_days=0, consecutive_failures=0, paused=False,
+    ).on_conflict_do_nothing(index_elements=["host"]))
 
 
 async def get_actor(services: Services, session: AsyncSession, ap_id: str, *, refresh: bool = False) -> Actor:
