@@ -129,10 +129,10 @@ def _keyword_decisions(snapshot: rules.Snapshot, facts: PostFacts, community: Co
     out = []
     for rule, matched in rules.matching_rules(snapshot.keywords, facts.text, facts.language,
                                               community.id if community else None):
-        where = "this community" if rule.community_id is not None else "this site"
+        where = "in this community" if rule.community_id is not None else "on this site"
         if rule.action == "reject":
             out.append(reject(
-                f"We can't post this as it is: “{matched}” isn't accepted in {where}. "
+                f"We can't post this as it is: “{matched}” isn't accepted {where}. "
                 "You could change those words and try again." if local
                 else f"keyword rule {rule.id} (reject) matched “{matched}”"))
         elif rule.action == "hold":

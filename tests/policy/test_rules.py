@@ -463,7 +463,7 @@ async def _(s, w):
     return dict(author=person, community=group, thread=thread, text="a note from the moderators")
 
 
-@local("a keyword rule that rejects names the words", REJECT, "“buy followers” isn't accepted in this site")
+@local("a keyword rule that rejects names the words", REJECT, "“buy followers” isn't accepted on this site")
 async def _(s, w):
     group = await community(s, w.settings)
     await keyword(s, "buy followers", "reject")
