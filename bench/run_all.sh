@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark once, short versions by default (about 25 minutes on a 2-core machine);
+# Every benchmark once, short versions by default (about 25-30 minutes on a busy 2-core machine);
 # FULL=1 runs the sizes of issue 7 (hours: the full replay alone takes most of them).
 # Output goes to the terminal and to bench/results/run-<time>.log.
 #   bench/run_all.sh            # short
@@ -25,9 +25,10 @@ if [ "${FULL:-0}" = 1 ]; then
   $PY bench/reading.py --ingest-rate 500
   $PY bench/replay.py
 else
-  $PY bench/ingest.py --duration 30
-  $PY bench/ingest.py --rate 1000 --duration 30
-  [ "${SKIP_PG:-0}" = 1 ] || $PY bench/ingest.py --db postgres --duration 30
+  SMALL="--hosts 20 --actors-per-host 25 --budget-rate 2000 --drain-timeout 120"
+  $PY bench/ingest.py --duration 30 $SMALL
+  $PY bench/ingest.py --rate 1000 --duration 30 $SMALL
+  [ "${SKIP_PG:-0}" = 1 ] || $PY bench/ingest.py --db postgres --duration 30 $SMALL
   $PY bench/first_contact.py
   $PY bench/fanout.py --threads 4
   $PY bench/reading.py --replies 100000 --likes 400000 --requests 100 --ingest-rate 300
