@@ -264,6 +264,8 @@ class RemoteFarm:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        import shutil
+
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -271,6 +273,8 @@ class RemoteFarm:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.manifest["control"] + "/_stats", timeout=30) as resp:
