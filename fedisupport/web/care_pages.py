@@ -90,7 +90,12 @@ async def after_post(request: Request) -> Response:
         post = found[0]
         site = await accounts.get_site(session)
         care = await crisis_resources(request, session)
-    return _render(request, "care_after_post.html", site=site, viewer=me, care=care, post_url=in_thread(post))
+    held = post.state == "held"
+    if held:  # not shown to anyone yet: lead back to the thread it answers, or home
+        back = f"/p/{post.thread_id}" if not post.is_thread and post.thread_id else "/"
+    else:
+        back = in_thread(post)
+    return _render(request, "care_after_post.html", site=site, viewer=me, care=care, post_url=back, held=held)
 
 
 # --- admin: the directory -------------------------------------------------------------------------
