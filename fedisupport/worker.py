@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .domain.pseudonyms import retire_orphans as retire_pseudonyms
 from .inbox.backfill import run_requests as run_backfills
 from .inbox.context import RetryLater
 from .inbox.process import process_item, record_failure
@@ -31,6 +32,7 @@ BREAKER_PAUSE = dt.timedelta(seconds=60)
 PAUSE_AFTER_FAILURE_DAYS = 7
 SOFTWARE_CHECK_EVERY = 5.0  # seconds
 BACKFILL_CHECK_EVERY = 2.0
+PSEUDONYMS_CHECK_EVERY = 600.0  # pseudonyms whose person left are retired days later; no hurry
 
 
 async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
@@ -127,6 +129,7 @@ class Worker:
         # host must not hold up deliveries.
         self._beside("software", SOFTWARE_CHECK_EVERY, lambda: refresh_software(self.services))
         self._beside("backfill", BACKFILL_CHECK_EVERY, lambda: run_backfills(self.services, claim))
+        self._beside("pseudonyms", PSEUDONYMS_CHECK_EVERY, lambda: retire_pseudonyms(self.services))
         return done
 
     def _beside(self, name: str, every: float, work) -> None:

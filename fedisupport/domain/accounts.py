@@ -57,7 +57,7 @@ async def local_actor_by_name(session: AsyncSession, settings: Settings, usernam
 
 async def _new_local_actor(
     session: AsyncSession, settings: Settings, kind: str, username: str, display_name: str, summary: str = "",
-    manually_approves_followers: bool = False, reserved_ok: bool = False,
+    manually_approves_followers: bool = False, reserved_ok: bool = False, keypair: tuple[str, str] | None = None,
 ) -> Actor:
     if kind != APPLICATION:
         username = check_username(username)
@@ -66,7 +66,8 @@ async def _new_local_actor(
     if await local_actor_by_name(session, settings, username) is not None:
         raise Conflict(f"the name {username!r} is taken (people and communities share one set of names)")
     # Key generation and password hashing take tens to hundreds of milliseconds: off the loop.
-    private_pem, public_pem = await asyncio.to_thread(generate_keypair)
+    # `keypair`: made beforehand, outside the caller's transaction (domain/pseudonyms.py).
+    private_pem, public_pem = keypair or await asyncio.to_thread(generate_keypair)
     ap_id = urls.actor(settings, kind, username)
     base = ap_id
     actor = Actor(

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Community, CommunityBan, utcnow
+from .pseudonym_links import same_person
 
 BANNED_MESSAGE = ("The moderators of this community have stopped this account from posting here, "
                   "so this couldn't be sent.")
@@ -20,10 +21,16 @@ def in_force():
 
 
 async def active_ban(session: AsyncSession, group_actor_id: int | None, actor_id: int) -> CommunityBan | None:
-    """The ban in force for this person in the community whose Group actor is given, if any."""
+    """The ban in force for this person in the community whose Group actor is given, if any.
+
+    A ban of someone's pseudonym there stops the account behind it too, and the other way round
+    (domain/pseudonyms.py): nobody sheds a ban by switching names.
+    """
     if group_actor_id is None:
         return None
     return await session.scalar(
         select(CommunityBan).join(Community, Community.id == CommunityBan.community_id)
-        .where(Community.actor_id == group_actor_id, CommunityBan.actor_id == actor_id, in_force())
+        .where(Community.actor_id == group_actor_id, in_force(),
+               same_person(CommunityBan.actor_id, actor_id, CommunityBan.community_id))
+        .order_by(CommunityBan.id).limit(1)
     )

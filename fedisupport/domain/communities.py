@@ -29,6 +29,8 @@ class CommunitySettings:
     requires_approval: bool
     microblog_distribution: str
     rules: tuple[str, ...]
+    # Members may post under a community-scoped pseudonym (domain/pseudonyms.py).
+    allow_pseudonyms: bool = False
 
     def checked(self) -> "CommunitySettings":
         title = " ".join(self.title.split())
@@ -46,7 +48,7 @@ class CommunitySettings:
         languages = " ".join(dict.fromkeys(tag.lower() for tag in self.languages.replace(",", " ").split()
                                            if 1 < len(tag) <= 16))
         return CommunitySettings(title, self.description.strip(), languages, self.requires_approval,
-                                 self.microblog_distribution, rules)
+                                 self.microblog_distribution, rules, self.allow_pseudonyms)
 
 
 async def may_configure(session: AsyncSession, actor: Actor | None, community: Community) -> bool:
@@ -70,6 +72,7 @@ async def configure(session: AsyncSession, settings: Settings, by: Actor, commun
     community.languages = new.languages
     community.requires_approval = group.manually_approves_followers = new.requires_approval
     community.microblog_distribution = new.microblog_distribution
+    community.allow_pseudonyms = new.allow_pseudonyms  # local only: nothing about it federates
     await session.execute(delete(Rule).where(Rule.community_id == community.id))
     session.add_all(Rule(community_id=community.id, position=n, text=text) for n, text in enumerate(new.rules))
     await session.flush()

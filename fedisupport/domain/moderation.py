@@ -42,8 +42,9 @@ from .bans import active_ban, in_force
 from .errors import Conflict, DomainError, NotFound
 
 MOD_ROLES = (OWNER, MODERATOR)
-# Logged for admins, never shown on the public modlog: who joins a support community is private.
-PRIVATE_ACTIONS = frozenset({"approve_member", "decline_member"})
+# Logged for admins, never shown on the public modlog: who joins a support community is private,
+# and so is which account is behind a pseudonym (domain/pseudonyms.suspend).
+PRIVATE_ACTIONS = frozenset({"approve_member", "decline_member", "suspend_owner", "unsuspend_owner"})
 REPORT_CATEGORIES = ("welfare", "rule", "spam", "other")
 MAX_REASON = 2000
 MAX_SLOW_MODE = 24 * 3600

@@ -5,11 +5,12 @@ from .base import Base, utcnow
 from .care import CrisisPhrase, CrisisService
 from .content import Like, Post, Tombstone
 from .moderation import CommunityBan, DomainPolicy, HeldItem, KeywordRule, ModAction, Report, Rule
+from .pseudonyms import Pseudonym
 from .queues import Delivery, FetchRequest, InboxItem, OutboxActivity
 from .social import Community, Follow, Membership
 
 __all__ = [
     "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "CommunityBan", "CrisisPhrase", "CrisisService", "KeywordRule", "Delivery", "DomainPolicy",
     "FetchRequest", "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
-    "OutboxActivity", "Post", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
+    "OutboxActivity", "Post", "Pseudonym", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
 ]

@@ -27,13 +27,14 @@ def _settings_from(form) -> communities.CommunitySettings:
         languages=_text(form, "languages", 200), requires_approval=form.get("requires_approval") == "on",
         microblog_distribution=_text(form, "microblog_distribution", 20) or "threads",
         rules=tuple(_text(form, "rules", 20_000).replace("\r\n", "\n").split("\n")),
+        allow_pseudonyms=form.get("allow_pseudonyms") == "on",
     )
 
 
 def _values(s: communities.CommunitySettings, **extra: Any) -> dict[str, Any]:
     return {"title": s.title, "description": s.description, "languages": s.languages,
             "requires_approval": s.requires_approval, "microblog_distribution": s.microblog_distribution,
-            "rules": "\n".join(s.rules), **extra}
+            "rules": "\n".join(s.rules), "allow_pseudonyms": s.allow_pseudonyms, **extra}
 
 
 @auth.admin_required
@@ -78,7 +79,8 @@ async def community_settings(request: Request) -> Response:
             raise HTTPException(403, "Only an admin or the community's owner can change its settings.")
         current = communities.CommunitySettings(
             community.title, community.description, community.languages, community.requires_approval,
-            community.microblog_distribution, tuple(await communities.rules_of(session, community)))
+            community.microblog_distribution, tuple(await communities.rules_of(session, community)),
+            community.allow_pseudonyms)
     show = lambda values, error=None, status=200, saved=False: page(  # noqa: E731
         request, "community_settings.html", site=site, viewer=me, community=community, values=values,
         error=error, saved=saved, status_code=status)

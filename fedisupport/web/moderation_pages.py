@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import db
-from ..domain import accounts, moderation
+from ..domain import accounts, moderation, pseudonyms
 from ..domain.errors import DomainError, NotFound
 from ..models import PERSON, Actor, Community, Post, utcnow
 from ..models.content import HELD, PUBLIC, PUBLISHED, UNLISTED
@@ -303,9 +303,14 @@ async def moderate_post(request: Request) -> Response:
         site = await _site(session)
         post, author, community, thread, actor = await _post_for_moderator(session, me, post_id)
         held = post.state == HELD
-    return render(request, "mod_post.html", status_code=400 if error else 200, site=site, me=me, post=post,
-                  author=author, community=community, thread=thread, held=held, error=error, done=_done(request),
-                  slow_modes=SLOW_MODES, is_admin=me.is_admin)
+        # Who is behind a pseudonym: this page is for the community's moderators and admins only.
+        behind = await pseudonyms.owner_for_moderator(session, actor, author, community)
+    response = render(request, "mod_post.html", status_code=400 if error else 200, site=site, me=me, post=post,
+                      author=author, community=community, thread=thread, held=held, error=error,
+                      done=_done(request), slow_modes=SLOW_MODES, is_admin=me.is_admin, behind=behind)
+    if behind is not None:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 async def _post_action(session, settings, actor: Actor, post: Post, author: Actor, action: str, reason: str,

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from .. import db
 from ..inbox.backfill_queue import request_backfill
-from ..domain import accounts, actions, following, moderation
+from ..domain import accounts, actions, following, moderation, pseudonyms
 from ..domain.errors import DomainError
 from ..domain.posting import MAX_BODY, MAX_CW, MAX_TITLE
 from ..models import Actor, Community, Like, Post
@@ -63,6 +63,7 @@ class Item:
     parent: ParentRef | None = None
     liked: bool = False
     mine: bool = False
+    pseudonymous: bool = False  # the viewer wrote it under their pseudonym (only they are told)
     children: list["Item"] = dataclasses.field(default_factory=list)
 
     @property
@@ -214,9 +215,11 @@ async def _mark_likes(session: AsyncSession, items: list[Item], viewer: Actor | 
         return
     ids = [i.id for i in items]
     liked = set(await session.scalars(select(Like.post_id).where(Like.actor_id == viewer.id, Like.post_id.in_(ids))))
+    worn = await pseudonyms.actor_ids_of(session, viewer)  # their own pseudonyms: theirs to edit, never to like
     for item in items:
         item.liked = item.id in liked
-        item.mine = item.post.author_id == viewer.id and item.post.local
+        item.pseudonymous = item.post.author_id in worn and item.post.local
+        item.mine = (item.post.author_id == viewer.id and item.post.local) or item.pseudonymous
 
 
 def build_tree(items: list[Item], thread_id: int) -> list[Item]:
@@ -310,6 +313,9 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
     context.setdefault("here", _here(request))
     response = render(request, template, status_code=status_code, in_thread=in_thread, login_url=login_url,
                       MAX_BODY=MAX_BODY, MAX_CW=MAX_CW, MAX_TITLE=MAX_TITLE, **context)
+    if context.get("viewer") is not None:
+        # Made for one person (their pseudonym's name, edit links on its posts): never for a shared cache.
+        response.headers.setdefault("Cache-Control", "private, no-store")
     return auth.apply_cookies(request, response)
 
 
@@ -331,6 +337,8 @@ def _text_fields(form) -> dict[str, str]:
         "body": _field(form, "body", auth.MAX_FORM_FIELD_BYTES),
         "content_warning": _field(form, "content_warning", MAX_CW * 2).strip(),
         "language": _field(form, "language", 16).strip(),
+        "pseudonym": form.get("pseudonym") == "on",
+        "pseudonym_name": _field(form, "pseudonym_name", pseudonyms.MAX_DISPLAY_NAME * 4).strip(),
     }
 
 
@@ -341,6 +349,8 @@ def _error_field(message: str) -> str:
         return "title"
     if "content warning" in lowered:
         return "content_warning"
+    if "pseudonym" in lowered:
+        return "pseudonym"
     return "body"
 
 
@@ -400,6 +410,7 @@ async def post_page(request: Request) -> Response:
             context = await _reply_context(request, session, settings, post, author, viewer)
             template = "reply.html"
         care = await crisis_resources(request, session)  # the one-line crisis box
+        context["pseudonym"] = await pseudonyms.choice_for(session, viewer, context["community"])
         moderating = await moderation.may_moderate(session, viewer, context.get("community"))
     return page(request, template, site=site, viewer=me, care=care, moderating=moderating, **context)
 
@@ -484,9 +495,10 @@ async def _reply_form(request: Request, me: auth.CurrentUser | None, post_id: in
         item = Item(target, author)
         await _parent_refs(session, [item], thread.id, {})
         await _mark_likes(session, [item], me.actor if me else None)
+        pseudonym = await pseudonyms.choice_for(session, me.actor if me else None, community)
     return page(request, "write_reply.html", status_code=status_code, site=site, viewer=me, item=item, thread=thread,
                 community=community, values=values or {}, errors=errors or {}, notice=notice,
-                here=f"/p/{post_id}/reply")
+                here=f"/p/{post_id}/reply", pseudonym=pseudonym)
 
 
 async def _post_reply(request: Request) -> Response:
@@ -496,6 +508,8 @@ async def _post_reply(request: Request) -> Response:
     if problem:
         return await _reply_form(request, me, post_id, values=values, notice=problem, status_code=403)
     settings = request.app.state.settings
+    keys = (await pseudonyms.keys_if_new(request.app.state.sessions, me.actor, post_id=post_id)
+            if values["pseudonym"] else None)
     try:
         async with db.transaction(request.app.state.sessions) as session:
             found = await load_post(session, post_id)
@@ -503,12 +517,16 @@ async def _post_reply(request: Request) -> Response:
                 raise HTTPException(404, NOT_FOUND)
             parent = found[0]
             author = await session.get(Actor, me.actor.id)
+            if values["pseudonym"]:
+                author = await pseudonyms.writer_for_reply(session, settings, author, parent, keys=keys,
+                                                           display_name=values["pseudonym_name"])
             reply = await actions.write_reply(session, settings, author, parent, body=values["body"],
                                               content_warning=values["content_warning"] or None)
     except DomainError as exc:
         return await _reply_form(request, me, post_id, values=values,
                                  errors={_error_field(str(exc)): str(exc)}, status_code=400)
-    if getattr(reply, "crisis_signal", None):  # care: thank them and offer the crisis services first
+    # care: thank them and offer the crisis services first; a held post also says it is waiting.
+    if getattr(reply, "crisis_signal", None) or reply.state == "held":
         return redirect(request, f"/p/{reply.id}/support")
     return redirect(request, in_thread(reply))
 
@@ -550,6 +568,8 @@ async def new_thread(request: Request) -> Response:
     if problem:
         return await _new_thread_form(request, me, values=values, notice=problem, status_code=403)
     settings = request.app.state.settings
+    keys = await pseudonyms.keys_if_new(request.app.state.sessions, me.actor,
+                                        community_name=request.path_params["name"]) if values["pseudonym"] else None
     try:
         async with db.transaction(request.app.state.sessions) as session:
             community, _ = await _community_and_actor(session, request.path_params["name"])
@@ -557,13 +577,16 @@ async def new_thread(request: Request) -> Response:
                 return await _new_thread_form(request, me, values=values, status_code=400,
                                               errors={"language": "Please choose a language from the list."})
             author = await session.get(Actor, me.actor.id)
+            if values["pseudonym"]:
+                author = await pseudonyms.writer_for(session, settings, author, community, keys=keys,
+                                                     display_name=values["pseudonym_name"])
             thread = await actions.write_thread(session, settings, author, community, title=values["title"] or None,
                                                 body=values["body"], language=values["language"],
                                                 content_warning=values["content_warning"] or None)
     except DomainError as exc:
         return await _new_thread_form(request, me, values=values, errors={_error_field(str(exc)): str(exc)},
                                       status_code=400)
-    if getattr(thread, "crisis_signal", None):  # care: thank them and offer the crisis services first
+    if getattr(thread, "crisis_signal", None) or thread.state == "held":
         return redirect(request, f"/p/{thread.id}/support")
     return redirect(request, f"/p/{thread.id}")
 
@@ -573,13 +596,14 @@ async def _new_thread_form(request: Request, me: auth.CurrentUser | None, *, val
     async with request.app.state.sessions() as session:
         community, _ = await _community_and_actor(session, request.path_params["name"])
         site = await accounts.get_site(session)
+        pseudonym = await pseudonyms.choice_for(session, me.actor if me else None, community)
     languages = languages_of(community)
     values = dict(values or {})
     if not values.get("language"):
         preferred = (me.user.locale if me else None) or (site.default_language if site else None) or "en"
         values["language"] = preferred if preferred in {t for t, _ in languages} else languages[0][0]
     return page(request, "new_thread.html", status_code=status_code, site=site, viewer=me, community=community,
-                languages=languages, values=values, errors=errors or {}, notice=notice)
+                languages=languages, values=values, errors=errors or {}, notice=notice, pseudonym=pseudonym)
 
 
 # --- editing and deleting -------------------------------------------------------------------
@@ -587,7 +611,8 @@ async def _new_thread_form(request: Request, me: auth.CurrentUser | None, *, val
 
 async def _own_post(request: Request, session: AsyncSession, me: auth.CurrentUser) -> tuple[Post, Actor, Post]:
     post, author, thread = await _shown_post(session, post_id_of(request))
-    if post.author_id != me.actor.id or not post.local:
+    # `author` is who they act as: themself, or their pseudonym that wrote it.
+    if await pseudonyms.author_acting_for(session, me.actor, post) is None:
         raise HTTPException(403, "Only the person who wrote a post can change it.")
     return post, author, thread
 
@@ -606,8 +631,7 @@ async def edit_page(request: Request) -> Response:
     settings = request.app.state.settings
     try:
         async with db.transaction(request.app.state.sessions) as session:
-            post, _, _ = await _own_post(request, session, me)
-            actor = await session.get(Actor, me.actor.id)
+            post, actor, _ = await _own_post(request, session, me)
             await actions.edit(session, settings, actor, post, body=values["body"],
                                title=(values["title"] or None) if post.is_thread else None,
                                content_warning=values["content_warning"] or None)
@@ -649,9 +673,8 @@ async def delete_page(request: Request) -> Response:
         raise HTTPException(403, problem if me is not None else "Please log in to delete your post.")
     settings = request.app.state.settings
     async with db.transaction(request.app.state.sessions) as session:
-        post, _, thread = await _own_post(request, session, me)
+        post, actor, thread = await _own_post(request, session, me)
         community, _ = await _community_of(session, thread)
-        actor = await session.get(Actor, me.actor.id)
         try:
             await actions.delete(session, settings, actor, post)
         except DomainError as exc:
@@ -684,6 +707,9 @@ async def _like_or_unlike(request: Request, undo: bool) -> Response:
                 author = await session.get(Actor, post.author_id)
                 if not is_visible(post, author):
                     raise DomainError("That post is no longer here.")
+                if await pseudonyms.is_theirs(session, actor, author.id):
+                    # Their own name on their pseudonym's post would pair the two in public.
+                    raise DomainError("That's your own post, written under your pseudonym.")
                 await actions.like(session, settings, actor, post)
         except DomainError as exc:
             raise HTTPException(409, str(exc)) from None
