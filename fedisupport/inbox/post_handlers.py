@@ -28,7 +28,7 @@ from ..policy.check import PostFacts, check_domain, check_inbound, with_label
 from ..policy.decisions import Decision, Verdict, hold, strictest
 from ..remote.actors import ActorUnavailable, get_actor
 from ..remote.objects import POST_TYPES, ObjectUnavailable, fetch_post
-from ..text import sanitize_html
+from ..text import sanitize_html, storable
 from . import mod_handlers
 from .backfill_queue import request_backfill
 from .context import Context, Ignored, Rejected, RetryLater
@@ -118,8 +118,9 @@ async def _parent(ctx: Context, url: str, depth: int = 0) -> Post:
 def _remote_post(obj: APObject, title: str | None) -> RemotePost:
     content = sanitize_html(obj.content or next(iter(obj.content_map.values()), "") or "")
     return RemotePost(
-        ap_id=obj.id, content_html=content, title=(title or None) and title[:500], language=obj.language,
-        content_warning=(obj.summary or None) and obj.summary[:2000], sensitive=obj.sensitive, url=obj.url,
+        ap_id=obj.id, content_html=content, title=(title or None) and storable(title)[:500],
+        language=(obj.language or None) and storable(obj.language)[:16],
+        content_warning=(obj.summary or None) and storable(obj.summary)[:2000], sensitive=obj.sensitive, url=obj.url,
         context_ap_id=obj.context, in_reply_to_ap_id=obj.in_reply_to, published_at=obj.published,
         updated_at=obj.updated, visibility="public" if AS_PUBLIC in obj.to else "unlisted",
     )
