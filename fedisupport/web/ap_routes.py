@@ -185,24 +185,23 @@ async def community(request: Request) -> Response:
 # --- collections ------------------------------------------------------------------------------
 
 
-async def person_followers(request: Request) -> Response:
-    """How many follow this person; never who (followers of a support account are private)."""
-    actor = await _load_person(request)
+async def _count_only(request: Request, actor: Actor, name: str, count_attr: str) -> Response:
+    """A collection that says how many, never who; empty for suspended actors, gone for deleted."""
     if actor.deleted_at is not None:
         return await _gone(request, actor)
-    total = 0 if actor.suspended else actor.follower_count
-    return await ap_response(request, render.count_only_collection(render.collection_id(actor, "followers"), total),
+    total = 0 if actor.suspended else getattr(actor, count_attr)
+    return await ap_response(request, render.count_only_collection(render.collection_id(actor, name), total),
                              cache_control=COLLECTION_CACHE)
+
+
+async def person_followers(request: Request) -> Response:
+    """How many follow this person; never who (followers of a support account are private)."""
+    return await _count_only(request, await _load_person(request), "followers", "follower_count")
 
 
 async def person_following(request: Request) -> Response:
     """How many this person follows; never whom."""
-    actor = await _load_person(request)
-    if actor.deleted_at is not None:
-        return await _gone(request, actor)
-    total = 0 if actor.suspended else actor.following_count
-    return await ap_response(request, render.count_only_collection(render.collection_id(actor, "following"), total),
-                             cache_control=COLLECTION_CACHE)
+    return await _count_only(request, await _load_person(request), "following", "following_count")
 
 
 async def person_outbox(request: Request) -> Response:
@@ -216,11 +215,7 @@ async def person_outbox(request: Request) -> Response:
 async def community_followers(request: Request) -> Response:
     """How many follow the community, as Lemmy shows it; members are never listed."""
     actor, _ = await _load_community(request)
-    if actor.deleted_at is not None:
-        return await _gone(request, actor)
-    total = 0 if actor.suspended else actor.follower_count
-    return await ap_response(request, render.count_only_collection(render.collection_id(actor, "followers"), total),
-                             cache_control=COLLECTION_CACHE)
+    return await _count_only(request, actor, "followers", "follower_count")
 
 
 async def community_moderators(request: Request) -> Response:
