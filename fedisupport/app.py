@@ -27,6 +27,10 @@ WEB_DIR = Path(__file__).parent / "web"
 def create_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     templates.env.globals["settings"] = settings
+    # Templates mark their text with {{ _("...") }} / {% trans %}; new-style gettext escapes the
+    # translation and fills %(name)s placeholders itself.
+    templates.env.add_extension("jinja2.ext.i18n")
+    templates.env.install_null_translations(newstyle=True)
     return templates
 
 
