@@ -8,9 +8,10 @@ from .moderation import CommunityBan, DomainPolicy, HeldItem, KeywordRule, ModAc
 from .pseudonyms import Pseudonym
 from .queues import Delivery, FetchRequest, InboxItem, OutboxActivity
 from .social import Community, Follow, Membership
+from .translations import PostTranslation
 
 __all__ = [
     "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "CommunityBan", "CrisisPhrase", "CrisisService", "KeywordRule", "Delivery", "DomainPolicy",
     "FetchRequest", "Follow", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
-    "OutboxActivity", "Post", "Pseudonym", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
+    "OutboxActivity", "Post", "PostTranslation", "Pseudonym", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
 ]

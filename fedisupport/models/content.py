@@ -27,6 +27,8 @@ class Post(Base):
         Index("ix_posts_thread_published", "thread_id", "published_at", "id"),
         # A community's threads by latest activity.
         Index("ix_posts_community_threads", "community_id", "is_thread", "last_activity_at", "id"),
+        # The same, filtered by language (?lang=es on a community page).
+        Index("ix_posts_community_language", "community_id", "is_thread", "language", "last_activity_at", "id"),
         Index("ix_posts_parent_published", "parent_id", "published_at", "id"),
         Index("ix_posts_author", "author_id", "published_at"),
     )

@@ -88,11 +88,13 @@ class HeldItem(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
-    # post | follow | activity
+    # post | follow | activity | translation
     kind: Mapped[str] = mapped_column(String(16))
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     follow_id: Mapped[int | None] = mapped_column(ForeignKey("follows.id", ondelete="CASCADE"))
     inbox_item_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_items.id", ondelete="CASCADE"))
+    # kind "translation": the volunteer translation waiting (post_id is the post it translates).
+    translation_id: Mapped[int | None] = mapped_column(ForeignKey("post_translations.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(Text, default="")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     # pending | approved | rejected

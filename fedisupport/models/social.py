@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Id, Timestamp, utcnow
@@ -32,6 +33,8 @@ class Community(Base):
     languages: Mapped[str] = mapped_column(String(200), default="")
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_pseudonyms: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Any signed-in member may add a translation of an opening post (off: authors and moderators only).
+    volunteer_translations: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     # "all": Announce every activity to every follower; "threads": microblog followers get new
     # threads only (forum followers still get everything).
     microblog_distribution: Mapped[str] = mapped_column(String(16), default="threads")
