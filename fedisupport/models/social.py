@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +42,13 @@ class Community(Base):
     thread_count: Mapped[int] = mapped_column(Integer, default=0)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    # A small group (docs/small-groups.md): approved members only, and its threads are members-only.
+    # Its page lists members to members, and it is left out of every public list of communities.
+    members_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Where a small group started: the thread it grew out of and that thread's community. Local only;
+    # never federated or shown to non-members (the link could say who found whom).
+    parent_thread_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    parent_community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id", ondelete="SET NULL"))
 
 
 class Membership(Base):
