@@ -10,6 +10,7 @@ import html
 from typing import Any
 
 from ..models import Actor, Post
+from ..models.content import MEMBERS
 from .jsonld import AS_PUBLIC, CONTEXT
 from .render import iso
 
@@ -27,7 +28,17 @@ def note_document(
     cc: list[str] = []
     tags: list[dict[str, Any]] = []
     content = post.content_html
-    if post.is_thread:
+    if post.visibility == MEMBERS:
+        # Members only: to the group's followers (its members) and the group, never Public,
+        # never the author's own followers (docs/small-groups.md).
+        if community is not None:
+            to.extend(u for u in (community.followers_url, community.ap_id) if u)
+        if post.is_thread and post.title:
+            content = f"<p><strong>{html.escape(post.title)}</strong></p>{content}"
+        if not post.is_thread and parent_author is not None and parent_author.id != author.id:
+            cc.append(parent_author.ap_id)
+            tags.append({"type": "Mention", "href": parent_author.ap_id, "name": mention_name(parent_author)})
+    elif post.is_thread:
         to.append(AS_PUBLIC)
         if community is not None:
             to.append(community.ap_id)

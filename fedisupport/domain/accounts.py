@@ -175,7 +175,9 @@ async def make_moderator(session: AsyncSession, settings: Settings, community_na
 
 
 async def list_communities(session: AsyncSession, local_only: bool = True) -> list[Community]:
-    query = select(Community).order_by(Community.member_count.desc(), Community.name)
+    """Communities to list publicly; small groups never are (docs/small-groups.md)."""
+    query = (select(Community).where(Community.members_only.is_(False))
+             .order_by(Community.member_count.desc(), Community.name))
     if local_only:
         query = query.where(Community.local.is_(True))
     return list(await session.scalars(query))
@@ -185,7 +187,9 @@ async def joined_remote_communities(session: AsyncSession) -> list[Community]:
     """Communities on other servers that someone here has joined, busiest first."""
     member = (select(Follow.id).join(Actor, Actor.id == Follow.follower_id)
               .where(Follow.target_id == Community.actor_id, Follow.state == ACCEPTED, Actor.local.is_(True)).exists())
-    return list(await session.scalars(select(Community).where(Community.local.is_(False), member)
+    # Approval-only groups (another server's small groups, private communities) are not advertised.
+    private = select(Actor.id).where(Actor.id == Community.actor_id, Actor.manually_approves_followers.is_(True)).exists()
+    return list(await session.scalars(select(Community).where(Community.local.is_(False), member, ~private)
                                       .order_by(Community.thread_count.desc(), Community.name).limit(50)))
 
 

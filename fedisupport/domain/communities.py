@@ -70,7 +70,8 @@ async def configure(session: AsyncSession, settings: Settings, by: Actor, commun
     community.title = group.display_name = new.title
     community.description = group.summary = new.description
     community.languages = new.languages
-    community.requires_approval = group.manually_approves_followers = new.requires_approval
+    # A small group always approves its members (docs/small-groups.md).
+    community.requires_approval = group.manually_approves_followers = new.requires_approval or community.members_only
     community.microblog_distribution = new.microblog_distribution
     community.allow_pseudonyms = new.allow_pseudonyms  # local only: nothing about it federates
     await session.execute(delete(Rule).where(Rule.community_id == community.id))

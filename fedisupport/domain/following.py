@@ -21,6 +21,13 @@ async def _count_follow(session: AsyncSession, follow: Follow, delta: int) -> No
                           .values(member_count=Community.member_count + delta))
 
 
+async def _invited(session: AsyncSession, target: Actor, follower: Actor) -> bool:
+    """An invitation into a small group lets its invitee in without waiting for a moderator."""
+    from .small_groups import joined_by_invitation  # small_groups builds on this module
+
+    return await joined_by_invitation(session, target, follower)
+
+
 async def find_follow(session: AsyncSession, follower: Actor, target: Actor) -> Follow | None:
     return await session.scalar(select(Follow).where(Follow.follower_id == follower.id, Follow.target_id == target.id))
 
@@ -41,7 +48,7 @@ async def receive_follow(session: AsyncSession, settings: Settings, follower: Ac
     follow = Follow(follower_id=follower.id, target_id=target.id, ap_id=follow_ap_id, state=PENDING)
     session.add(follow)
     await session.flush()
-    if target.manually_approves_followers:
+    if target.manually_approves_followers and not await _invited(session, target, follower):
         community = await session.scalar(select(Community).where(Community.actor_id == target.id))
         session.add(HeldItem(kind="follow", follow_id=follow.id, community_id=community.id if community else None,
                              reason=f"{follower.handle} asks to join"))
@@ -111,7 +118,7 @@ async def follow(session: AsyncSession, settings: Settings, follower: Actor, tar
         entry = Follow(follower_id=follower.id, target_id=target.id, state=PENDING)
         session.add(entry)
         await session.flush()
-        if target.manually_approves_followers and target.kind == GROUP:
+        if target.manually_approves_followers and target.kind == GROUP and not await _invited(session, target, follower):
             community = await session.scalar(select(Community).where(Community.actor_id == target.id))
             session.add(HeldItem(kind="follow", follow_id=entry.id, community_id=community.id if community else None,
                                  reason=f"{follower.handle} asks to join"))

@@ -221,7 +221,8 @@ async def _publish_held(session: AsyncSession, settings: Settings, post: Post, h
         received = json.loads(item.body)
         if isinstance(received, dict) and received.get("type") == "Create":
             inner = received  # FEP-1b12: the received activity, unchanged
-    await distribute.announce(session, settings, group, inner, boost_note=post.ap_id, new_thread=post.is_thread)
+    await distribute.announce(session, settings, group, inner, boost_note=post.ap_id, new_thread=post.is_thread,
+                              members_only=post.visibility == "members")
 
 
 async def decide_held(session: AsyncSession, settings: Settings, moderator: Actor, held_id: int, *, approve: bool,

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import urls
 from ..ids import new_id
-from ..models import Actor, Community, Like, Post, Tombstone, utcnow
-from ..models.content import DELETED, HELD, PUBLISHED, REMOVED
+from ..models import Actor, Community, Follow, Like, Post, Tombstone, utcnow
+from ..models.content import DELETED, HELD, MEMBERS, PUBLIC, PUBLISHED, REMOVED
+from ..models.social import ACCEPTED
 from ..settings import Settings
 from ..text import plain_text, render_markdown
 from .bans import BANNED_MESSAGE, active_ban
@@ -42,6 +43,15 @@ def _check_text(body: str, title: str | None, content_warning: str | None) -> tu
     return body, title, content_warning
 
 
+MEMBERS_ONLY_MESSAGE = "Only the group's members can write here."
+
+
+async def _member(session: AsyncSession, author: Actor, group_actor_id: int | None) -> bool:
+    """An accepted follower of the group: who may write in a small group's members-only threads."""
+    return group_actor_id is not None and bool(await session.scalar(select(Follow.id).where(
+        Follow.follower_id == author.id, Follow.target_id == group_actor_id, Follow.state == ACCEPTED)))
+
+
 def _insert(session: AsyncSession):
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
@@ -62,6 +72,8 @@ async def start_thread(
     body, title, content_warning = _check_text(body, title, content_warning)
     if await active_ban(session, community.actor_id, author.id):
         raise DomainError(BANNED_MESSAGE)
+    if community.members_only and not await _member(session, author, community.actor_id):
+        raise DomainError(MEMBERS_ONLY_MESSAGE)
     now = utcnow()
     post_id = new_id()
     ap_id = urls.post(settings, post_id)
@@ -70,6 +82,8 @@ async def start_thread(
         thread_id=post_id, is_thread=True, context_ap_id=ap_id + "/context", url=ap_id, title=title,
         source=body, content_html=render_markdown(body), language=language, content_warning=content_warning,
         sensitive=bool(content_warning), published_at=now, last_activity_at=now,
+        # A small group's threads are for its members only (docs/small-groups.md).
+        visibility=MEMBERS if community.members_only else PUBLIC,
     )
     session.add(post)
     await session.flush()
@@ -100,6 +114,8 @@ async def reply(
         raise DomainError("This thread is locked: the moderators have closed it to new replies.")
     if await active_ban(session, thread.community_id, author.id):
         raise DomainError(BANNED_MESSAGE)
+    if thread.visibility == MEMBERS and not await _member(session, author, thread.community_id):
+        raise DomainError(MEMBERS_ONLY_MESSAGE)
     now = utcnow()
     post_id = new_id()
     ap_id = urls.post(settings, post_id)
@@ -109,6 +125,8 @@ async def reply(
         context_ap_id=thread.context_ap_id, url=ap_id, source=body, content_html=render_markdown(body),
         language=language or parent.language, content_warning=content_warning, sensitive=bool(content_warning),
         depth=parent.depth + 1, published_at=now, last_activity_at=now,
+        # A reply in a members-only thread is members-only too.
+        visibility=MEMBERS if thread.visibility == MEMBERS else PUBLIC,
     )
     session.add(post)
     await session.flush()

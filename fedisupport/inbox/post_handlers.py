@@ -17,11 +17,13 @@ from ..activitypub.origin import host_of, same_origin
 from ..activitypub.vocab import Activity, APObject
 from ..care import welfare
 from ..domain import posting
+from ..domain import small_groups
 from ..domain.bans import active_ban
 from ..domain.held import hold_post
 from ..domain.posting import RemotePost
 from ..models import GROUP, Actor, Community, Follow, Like, Post, Tombstone
 from ..models.content import HELD, PUBLISHED
+from ..models.content import MEMBERS
 from ..models.social import ACCEPTED
 from ..outbox.distribute import announce
 from ..policy.check import PostFacts, check_domain, check_inbound, with_label
@@ -115,21 +117,49 @@ async def _parent(ctx: Context, url: str, depth: int = 0) -> Post:
     return post
 
 
-def _remote_post(obj: APObject, title: str | None) -> RemotePost:
+def _remote_post(obj: APObject, title: str | None, members_only: bool = False) -> RemotePost:
     content = sanitize_html(obj.content or next(iter(obj.content_map.values()), "") or "")
     return RemotePost(
         ap_id=obj.id, content_html=content, title=(title or None) and storable(title)[:500],
         language=(obj.language or None) and storable(obj.language)[:16],
         content_warning=(obj.summary or None) and storable(obj.summary)[:2000], sensitive=obj.sensitive, url=obj.url,
         context_ap_id=obj.context, in_reply_to_ap_id=obj.in_reply_to, published_at=obj.published,
-        updated_at=obj.updated, visibility="public" if AS_PUBLIC in obj.to else "unlisted",
+        updated_at=obj.updated,
+        visibility=MEMBERS if members_only else "public" if AS_PUBLIC in obj.to else "unlisted",
     )
+
+
+async def _addresses_members(ctx: Context, obj: APObject, group_actor_id: int | None) -> bool:
+    """Whether a post is addressed to this group's followers: a small group's members-only post."""
+    group = await ctx.session.get(Actor, group_actor_id) if group_actor_id is not None else None
+    return group is not None and bool(group.followers_url) and group.followers_url in (*obj.to, *obj.cc)
+
+
+async def _members_only(ctx: Context, obj: APObject, author: Actor, group_actor_id: int | None,
+                        thread: Post | None) -> bool:
+    """True when the post belongs to a members-only conversation; refuses it from a non-member.
+
+    In one of our small groups only accepted members write (docs/small-groups.md). A remote
+    group's members-only posts reach us addressed to its followers; we keep them members-only.
+    A reply takes its thread's visibility, so a thread is always all public or all members-only.
+    """
+    community = await _community_row(ctx, group_actor_id)
+    if thread is not None:
+        members_only = thread.visibility == MEMBERS
+    else:
+        members_only = (community is not None and community.members_only) or \
+            (not obj.is_public and await _addresses_members(ctx, obj, group_actor_id))
+    if not members_only:
+        if not obj.is_public:
+            raise Ignored("only public posts are taken into communities")
+        return False
+    if community is not None and community.local and not await small_groups.is_member(ctx.session, author, group_actor_id):
+        raise Rejected("only the group's members can write in its members-only threads")
+    return True
 
 
 async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, depth: int = 0) -> tuple[Post | None, bool]:
     """Store a remote thread or reply; (post, newly stored). None when it belongs nowhere here."""
-    if not obj.is_public:
-        raise Ignored("only public posts are taken into communities")
     existing = await posting.post_by_ap_id(ctx.session, obj.id)
     if existing is not None:
         return existing, False
@@ -144,8 +174,10 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
             raise Rejected("the author is banned from this community")
         if parent.state not in (PUBLISHED, HELD, "deleted"):
             raise Rejected("it replies to a post that is not public")
+        members_only = await _members_only(ctx, obj, author, thread.community_id, thread)
         decision = await _admit(ctx, obj, author, thread.community_id, thread, parent)
-        post = await _store(ctx, author, _remote_post(obj, None), decision, community=None, parent=parent, depth=depth)
+        post = await _store(ctx, author, _remote_post(obj, None, members_only), decision, community=None, parent=parent,
+                            depth=depth)
         await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
         return post, post is not None
     community, by_mention = await _community_for_thread(ctx, obj, announced_by)
@@ -153,9 +185,11 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
         return None, False
     if await active_ban(ctx.session, community.id, author.id):
         raise Rejected("the author is banned from this community")
+    members_only = await _members_only(ctx, obj, author, community.id, None)
     decision = await _admit(ctx, obj, author, community.id, None)
     title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
-    post = await _store(ctx, author, _remote_post(obj, title), decision, community=community, parent=None, depth=depth)
+    post = await _store(ctx, author, _remote_post(obj, title, members_only), decision, community=community, parent=None,
+                        depth=depth)
     await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
     if post is not None and not community.local:
         # We see a remote community's thread from its start or later: fetch what came before.
@@ -224,7 +258,7 @@ async def on_create(ctx: Context) -> None:
     if created and community is not None and community.local and post.state == PUBLISHED:
         # FEP-1b12: the community passes the activity on unchanged (a held post: once approved).
         await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
-                       boost_note=post.ap_id, new_thread=post.is_thread)
+                       boost_note=post.ap_id, new_thread=post.is_thread, members_only=post.visibility == MEMBERS)
 
 
 async def on_announce(ctx: Context) -> None:
@@ -277,10 +311,14 @@ async def on_like(ctx: Context) -> None:
                                    community=await _community_row(ctx, post.community_id))
     if decision.verdict == Verdict.REJECT:
         raise Rejected(decision.reason)
-    added = await posting.add_like(ctx.session, ctx.actor, post, ap_id=ctx.activity.id)
     community = await _community_actor(ctx, post)
+    members_only = post.visibility == MEMBERS
+    if members_only and community is not None and community.local and \
+            not await small_groups.is_member(ctx.session, ctx.actor, community.id):
+        raise Rejected("only the group's members can show support for its members-only posts")
+    added = await posting.add_like(ctx.session, ctx.actor, post, ap_id=ctx.activity.id)
     if added and community is not None and community.local:
-        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw), members_only=members_only)
 
 
 async def on_undo_like(ctx: Context, inner_id: str | None, post_id: str | None) -> None:
@@ -292,7 +330,8 @@ async def on_undo_like(ctx: Context, inner_id: str | None, post_id: str | None) 
         raise Ignored("no such like")
     community = await _community_actor(ctx, post)
     if community is not None and community.local:
-        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
+                       members_only=post.visibility == MEMBERS)
 
 
 async def _apply_update(ctx: Context, obj: APObject) -> Post | None:
@@ -322,7 +361,8 @@ async def on_update_post(ctx: Context) -> None:
         raise Ignored("update of a post we don't have")
     community = await _community_actor(ctx, post)
     if community is not None and community.local and post.state == PUBLISHED:
-        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
+                       members_only=post.visibility == MEMBERS)
 
 
 async def on_delete_post(ctx: Context) -> None:
@@ -340,7 +380,8 @@ async def on_delete_post(ctx: Context) -> None:
     await posting.delete_post(ctx.session, post)
     community = await _community_actor(ctx, post)
     if community is not None and community.local and was_announced:
-        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw))
+        await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
+                       members_only=post.visibility == MEMBERS)
 
 
 async def _apply_delete_from_origin(ctx: Context, object_id: str | None) -> None:

@@ -1,11 +1,12 @@
 """The activities we send, as ActivityStreams documents."""
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from ..activitypub import render
 from ..activitypub.jsonld import AS_PUBLIC
-from ..models import Actor, Community
+from ..models import Actor, Community, utcnow
 from ..settings import Settings
 from .publish import activity
 
@@ -36,3 +37,34 @@ def update_actor(settings: Settings, actor: Actor, community: Community | None =
     document = render.actor_document(settings, actor, community)
     document.pop("@context", None)
     return activity(settings, "Update", actor, document, to=[AS_PUBLIC])
+
+
+def invitation_message(settings: Settings, by: Actor, invitee: Actor, group: Actor, title: str) -> dict[str, Any]:
+    """An invitation into a small group, as a direct message Mastodon and others show and act on.
+
+    Mastodon ignores an `Invite` activity; a direct Note with the group's handle and link is
+    something its people can act on: they open the group and follow it, and the follow is
+    accepted at once because the invitation stands (docs/small-groups.md).
+    """
+    handle = f"@{group.username}@{group.domain}"
+    mention = f"@{invitee.username}@{invitee.domain}"
+    content = (
+        f'<p><span class="h-card"><a href="{html.escape(invitee.url or invitee.ap_id)}" class="u-url mention">'
+        f"{html.escape(mention)}</a></span> {html.escape(by.display_name or by.username)} invited you to join "
+        f"the small group “{html.escape(title)}”, started from a conversation you took part in.</p>"
+        f'<p>To join, follow <a href="{html.escape(group.ap_id)}">{html.escape(handle)}</a>. '
+        "Its posts are for members only. If you'd rather not, there is nothing to do.</p>"
+    )
+    doc = activity(settings, "Create", by, None, to=[invitee.ap_id], cc=[])
+    doc["object"] = {
+        "id": doc["id"] + "/note",
+        "type": "Note",
+        "attributedTo": by.ap_id,
+        "to": [invitee.ap_id],
+        "cc": [],
+        "content": content,
+        "mediaType": "text/html",
+        "published": render.iso(utcnow()),
+        "tag": [{"type": "Mention", "href": invitee.ap_id, "name": mention}],
+    }
+    return doc

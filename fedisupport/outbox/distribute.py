@@ -20,6 +20,7 @@ from ..models import Actor, Community, Follow, Instance, Post
 from ..models.social import ACCEPTED
 from ..policy.check import check_announce
 from ..policy.decisions import Verdict
+from ..models.content import MEMBERS
 from ..remote.instances import is_forum
 from ..settings import Settings
 from .publish import activity, inboxes_of, publish
@@ -41,12 +42,23 @@ async def follower_inboxes(session: AsyncSession, target: Actor) -> tuple[list[s
 
 
 async def announce(session: AsyncSession, settings: Settings, community: Actor, inner: dict[str, Any], *,
-                   boost_note: str | None = None, new_thread: bool = False) -> None:
-    """The community passes an activity on to its followers (FEP-1b12 §Announce)."""
+                   boost_note: str | None = None, new_thread: bool = False, members_only: bool = False) -> None:
+    """The community passes an activity on to its followers (FEP-1b12 §Announce).
+
+    `members_only`: about a small group's members-only post. The Announce is addressed to the
+    followers (the members) alone and goes to forum software only: Mastodon cannot boost a
+    non-public post, so its members get our own posts' Creates directly (post_published).
+    """
     origin = get_id(inner.get("actor")) if isinstance(inner, dict) else get_id(inner)  # a bare URL: the post's host
     if (await check_announce(session, origin)).verdict == Verdict.REJECT:
         return  # from a limited (or suspended) domain: accepted here, never amplified
     forum, microblog = await follower_inboxes(session, community)
+    if members_only:
+        members = [community.followers_url] if community.followers_url else []
+        if forum:
+            await publish(session, settings, community,
+                          activity(settings, "Announce", community, inner, to=members, cc=[]), forum)
+        return
     audience = {"to": [AS_PUBLIC], "cc": [community.followers_url] if community.followers_url else []}
     if forum or new_thread:
         # A new thread's Announce is kept even with no forum follower yet: the community's
@@ -79,18 +91,41 @@ async def post_published(session: AsyncSession, settings: Settings, post: Post) 
         direct.append(parent_author)
     if community is not None and not community.local:
         direct.append(community)  # a remote community announces it to its own followers
-    forum_followers, micro_followers = await follower_inboxes(session, author)
-    await publish(session, settings, author, create, inboxes_of(direct) + forum_followers + micro_followers)
+    members_only = post.visibility == MEMBERS
+    if members_only:
+        # Never the author's followers; microblog members get the Create in their own inbox.
+        followers = await microblog_member_inboxes(session, community) if community is not None and community.local else []
+    else:
+        forum_followers, micro_followers = await follower_inboxes(session, author)
+        followers = forum_followers + micro_followers
+    await publish(session, settings, author, create, inboxes_of(direct) + followers)
     if community is not None and community.local:
-        await announce(session, settings, community, create, boost_note=post.ap_id, new_thread=post.is_thread)
+        await announce(session, settings, community, create, boost_note=post.ap_id, new_thread=post.is_thread,
+                       members_only=members_only)
     return create
+
+
+async def microblog_member_inboxes(session: AsyncSession, group: Actor) -> list[str]:
+    """Personal inboxes of a small group's members on microblog software.
+
+    Personal, not shared: Mastodon shows a post addressed to a collection it can't see into
+    (the group's followers) only to the account whose own inbox received it.
+    """
+    rows = (await session.execute(
+        select(Actor.inbox_url, Instance.software).join(Follow, Follow.follower_id == Actor.id)
+        .outerjoin(Instance, Instance.host == Actor.domain)
+        .where(Follow.target_id == group.id, Follow.state == ACCEPTED, Actor.local.is_(False),
+               Actor.deleted_at.is_(None), Actor.suspended.is_(False))
+    )).all()
+    return list(dict.fromkeys(inbox for inbox, software in rows if not is_forum(software)))
 
 
 async def post_changed(session: AsyncSession, settings: Settings, post: Post, *, deleted: bool) -> None:
     """An edit (Update) or deletion (Delete) of one of our posts, sent where the post went."""
     author, community, parent_author = await _authors(session, post)
     if deleted:
-        doc = activity(settings, "Delete", author, {"id": post.ap_id, "type": "Tombstone"}, to=[AS_PUBLIC])
+        to = [community.followers_url] if post.visibility == MEMBERS and community is not None else [AS_PUBLIC]
+        doc = activity(settings, "Delete", author, {"id": post.ap_id, "type": "Tombstone"}, to=to)
     else:
         note = note_document(post, author, community=community, parent_author=parent_author, with_context=False)
         doc = activity(settings, "Update", author, note, to=note["to"], cc=note["cc"])
@@ -109,14 +144,18 @@ async def like_changed(session: AsyncSession, settings: Settings, liker: Actor, 
     recipients = [a for a in (author, community) if a is not None and not a.local]
     await publish(session, settings, liker, doc, inboxes_of(recipients))
     if community is not None and community.local:
-        await announce(session, settings, community, doc)
+        await announce(session, settings, community, doc, members_only=post.visibility == MEMBERS)
     return like["id"]
 
 
 async def _send_about(session: AsyncSession, settings: Settings, post: Post, author: Actor, community: Actor | None,
                       parent_author: Actor | None, doc: dict[str, Any]) -> None:
     direct = [a for a in (parent_author, community) if a is not None and not a.local]
-    forum_followers, micro_followers = await follower_inboxes(session, author)
-    await publish(session, settings, author, doc, inboxes_of(direct) + forum_followers + micro_followers)
+    if post.visibility == MEMBERS:
+        followers = await microblog_member_inboxes(session, community) if community is not None and community.local else []
+    else:
+        forum_followers, micro_followers = await follower_inboxes(session, author)
+        followers = forum_followers + micro_followers
+    await publish(session, settings, author, doc, inboxes_of(direct) + followers)
     if community is not None and community.local:
-        await announce(session, settings, community, doc)
+        await announce(session, settings, community, doc, members_only=post.visibility == MEMBERS)

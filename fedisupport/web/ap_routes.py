@@ -29,7 +29,7 @@ from ..activitypub import render
 from ..activitypub.origin import host_of, normalize_host
 from ..domain import accounts
 from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Membership, OutboxActivity, Post, User, utcnow
-from ..models.content import PUBLIC, PUBLISHED
+from ..models.content import PUBLIC, PUBLISHED, UNLISTED
 from ..models.social import MODERATOR, OWNER
 from ..settings import Settings
 from . import pages
@@ -263,7 +263,8 @@ async def community_outbox(request: Request) -> Response:
     actor, row = await _load_community(request)
     if actor.deleted_at is not None:
         return await _gone(request, actor)
-    return await _outbox(request, actor, 0 if actor.suspended else row.thread_count)
+    # A small group's threads are members-only: its outbox shows none and counts none.
+    return await _outbox(request, actor, 0 if actor.suspended or row.members_only else row.thread_count)
 
 
 OUTBOX_ITEMS = 20
@@ -292,10 +293,11 @@ async def _recent_activities(request: Request, actor: Actor) -> list[dict[str, A
             continue
         doc.pop("@context", None)
         candidates.append((note.get("id"), doc))
-    # Threads removed, deleted or held since are no longer listed.
+    # Threads removed, deleted or held since are no longer listed; members-only ones never are.
     async with request.app.state.sessions() as session:
         shown = set(await session.scalars(select(Post.ap_id).where(
-            Post.ap_id.in_([note_id for note_id, _ in candidates]), Post.state == PUBLISHED)))
+            Post.ap_id.in_([note_id for note_id, _ in candidates]), Post.state == PUBLISHED,
+            Post.visibility.in_((PUBLIC, UNLISTED)))))
     return [doc for note_id, doc in candidates if note_id in shown][:OUTBOX_ITEMS]
 
 
@@ -483,7 +485,8 @@ async def count_usage(session: AsyncSession) -> render.Usage:
         return await session.scalar(query) or 0
 
     local_posts = await session.scalar(
-        select(func.count(Post.id)).where(Post.local.is_(True), Post.state == PUBLISHED)
+        select(func.count(Post.id)).where(Post.local.is_(True), Post.state == PUBLISHED,
+                                          Post.visibility.in_((PUBLIC, UNLISTED)))
     ) or 0
     return render.Usage(
         users=await users(),

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from ..domain.accounts import INSTANCE_ACTOR_USERNAME, local_actor_by_name
 from ..inbox.receive import receive
+from ..activitypub.jsonld import AS_PUBLIC
 from ..models import OutboxActivity
 from .ap_routes import ap_response
 
@@ -52,8 +53,21 @@ async def published_activity(request: Request) -> Response:
     # A forwarded report is for the server it was sent to, never for whoever learns its id.
     if row is None or row.type in PRIVATE_TYPES:
         return JSONResponse({"error": "no such activity"}, status_code=404)
-    body = row.body
-    return await ap_response(request, json.loads(body), cache_control="public, max-age=3600")
+    doc = json.loads(row.body)
+    if row.type in CARRIERS and not _public(doc):
+        # A members-only post (or an invitation) travels only to its recipients' inboxes; its
+        # activity is not served to whoever learns the id (docs/small-groups.md).
+        return JSONResponse({"error": "no such activity"}, status_code=404)
+    return await ap_response(request, doc, cache_control="public, max-age=3600")
+
+
+# Activities that carry a post's text (or name one): served only when addressed to Public.
+CARRIERS = frozenset({"Create", "Update", "Announce", "Delete"})
+
+
+def _public(doc: dict) -> bool:
+    addressed = [*(doc.get("to") or []), *(doc.get("cc") or [])]
+    return AS_PUBLIC in addressed
 
 
 def routes() -> list[Route]:

@@ -38,6 +38,10 @@ async def community_page(request: Request) -> Response:
     from . import thread_pages
 
     name = request.path_params["name"].lower()
+    from . import small_group_pages
+
+    if await small_group_pages.is_small_group(request, name):
+        return await small_group_pages.group_page(request)  # members-only threads: its own page
     page_size = request.app.state.settings.page_size
     cursor = decode_cursor(request.query_params.get("before"))
     me = await auth.current_user(request)
@@ -99,10 +103,11 @@ def exception_handlers() -> dict:
 
 
 def routes() -> list[Route]:
-    from . import thread_pages
+    from . import small_group_pages, thread_pages
 
     return [
         *thread_pages.routes(),
+        *small_group_pages.routes(),
         Route("/", home, name="home"),
         Route("/c/{name}", community_page, name="community"),
         Route("/help", help_page, name="help"),

@@ -22,8 +22,8 @@ def _unauthorized(reason: str) -> Response:
     return JSONResponse({"error": reason}, status_code=401, headers={"Cache-Control": "no-store"})
 
 
-async def check_signed_get(request: Request) -> Response | None:
-    """None when the request is signed by a key we can verify; otherwise the 401 to send."""
+async def _verify(request: Request) -> tuple[str | None, str]:
+    """(the ap_id of the actor whose key signed this GET, "") or (None, why not)."""
     services: Services = request.app.state.services
     settings = services.settings
     try:
@@ -32,14 +32,32 @@ async def check_signed_get(request: Request) -> Response | None:
                              scheme=settings.scheme, expected_host=settings.domain)
         key = await resolve_key(services, sig.key_id)
         if verify_signature(sig, key.pem):
-            return None
+            return key.owner, ""
         key = await resolve_key(services, sig.key_id, refresh=True)  # the key may have rotated
         if verify_signature(sig, key.pem):
-            return None
-        reason = "signature does not verify"
+            return key.owner, ""
+        return None, "signature does not verify"
     except SignatureError as exc:
-        reason = exc.reason
+        return None, exc.reason
     except ActorUnavailable as exc:
-        reason = f"cannot verify the signature: {exc.reason}"
+        return None, f"cannot verify the signature: {exc.reason}"
+
+
+async def check_signed_get(request: Request) -> Response | None:
+    """None when the request is signed by a key we can verify; otherwise the 401 to send."""
+    signer, reason = await _verify(request)
+    if signer is not None:
+        return None
     log.info("refused unsigned or badly signed GET %s: %s", request.url.path, reason)
     return _unauthorized(f"this server requires signed requests: {reason}")
+
+
+async def signer_of(request: Request) -> str | None:
+    """The ap_id of the remote actor that signed this GET, or None (unsigned or not verifiable).
+
+    Members-only documents are served only when this names one of the group's members.
+    """
+    if "signature" not in request.headers and "signature-input" not in request.headers:
+        return None
+    signer, _ = await _verify(request)
+    return signer

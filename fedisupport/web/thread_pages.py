@@ -19,11 +19,11 @@ from starlette.routing import Route
 
 from .. import db
 from ..inbox.backfill_queue import request_backfill
-from ..domain import accounts, actions, following, moderation, pseudonyms
+from ..domain import accounts, actions, following, moderation, pseudonyms, small_groups
 from ..domain.errors import DomainError
 from ..domain.posting import MAX_BODY, MAX_CW, MAX_TITLE
 from ..models import Actor, Community, Like, Post
-from ..models.content import DELETED, PUBLIC, PUBLISHED, REMOVED, UNLISTED
+from ..models.content import DELETED, MEMBERS, PUBLIC, PUBLISHED, REMOVED, UNLISTED
 from ..models.social import ACCEPTED
 from . import auth
 from .care import crisis_resources
@@ -32,6 +32,9 @@ from .paging import decode_cursor, encode_cursor
 
 # Unlisted posts are public to anyone holding the link (Mastodon's replies arrive unlisted).
 SHOWN_VISIBILITY = (PUBLIC, UNLISTED)
+# Inside one thread every post has the thread's visibility, so a members-only thread is shown
+# whole once `may_read` let the viewer in at its door (every route that takes a post id asks).
+THREAD_VISIBILITY = (PUBLIC, UNLISTED, MEMBERS)
 # Threads with at most this many replies are shown as a nested conversation on one page.
 TREE_MAX_REPLIES = 50
 # Rows read for a tree (deleted replies under others count too); past it the thread is paged.
@@ -83,7 +86,7 @@ class Pager:
 
 def _shown():
     """Rows a thread shows: published posts, and gone ones only while replies hang under them."""
-    visible = and_(Post.state == PUBLISHED, Post.visibility.in_(SHOWN_VISIBILITY), Actor.suspended.is_(False))
+    visible = and_(Post.state == PUBLISHED, Post.visibility.in_(THREAD_VISIBILITY), Actor.suspended.is_(False))
     placeholder = and_(Post.reply_count > 0, or_(Post.state.in_((DELETED, REMOVED)),
                                                   and_(Post.state == PUBLISHED, Actor.suspended.is_(True))))
     return or_(visible, placeholder)
@@ -98,7 +101,13 @@ def placeholder_of(post: Post, author: Actor) -> str | None:
 
 
 def is_visible(post: Post, author: Actor) -> bool:
-    return post.state == PUBLISHED and post.visibility in SHOWN_VISIBILITY and not author.suspended
+    """Shown in its thread; a members-only post only after `may_read` said yes to this viewer."""
+    return post.state == PUBLISHED and post.visibility in THREAD_VISIBILITY and not author.suspended
+
+
+async def may_read(session: AsyncSession, viewer: Actor | None, post: Post) -> bool:
+    """The door to every page about a post: members-only posts are for the group's members."""
+    return await small_groups.may_read_post(session, viewer, post)
 
 
 def _with_authors() -> Select:
@@ -391,8 +400,10 @@ async def post_page(request: Request) -> Response:
         if found is None:
             raise HTTPException(404, NOT_FOUND)
         post, author = found
-        if post.state not in (PUBLISHED, DELETED, REMOVED) or post.visibility not in SHOWN_VISIBILITY:
+        if post.state not in (PUBLISHED, DELETED, REMOVED) or post.visibility not in THREAD_VISIBILITY:
             raise HTTPException(404, NOT_FOUND)
+        if not await may_read(session, me.actor if me else None, post):
+            raise HTTPException(404, NOT_FOUND)  # as if it did not exist: a 403 would say it does
         placeholder = placeholder_of(post, author)
         if placeholder and post.reply_count <= 0 and not (post.is_thread and post.thread_reply_count > 0):
             raise HTTPException(404, "This post was deleted." if placeholder == "deleted" else NOT_FOUND)
@@ -412,6 +423,7 @@ async def post_page(request: Request) -> Response:
         care = await crisis_resources(request, session)  # the one-line crisis box
         context["pseudonym"] = await pseudonyms.choice_for(session, viewer, context["community"])
         moderating = await moderation.may_moderate(session, viewer, context.get("community"))
+        context["may_start_group"] = await small_groups.may_start_from(session, viewer, context["thread"])
     return page(request, template, site=site, viewer=me, care=care, moderating=moderating, **context)
 
 
@@ -463,10 +475,10 @@ async def _reply_context(request: Request, session: AsyncSession, settings, repl
     }
 
 
-async def _shown_post(session: AsyncSession, post_id: int) -> tuple[Post, Actor, Post]:
-    """A published post anyone may see, with its author and thread; 404 otherwise."""
+async def _shown_post(session: AsyncSession, post_id: int, viewer: Actor | None = None) -> tuple[Post, Actor, Post]:
+    """A published post this viewer may see, with its author and thread; 404 otherwise."""
     found = await load_post(session, post_id)
-    if found is None or not is_visible(*found):
+    if found is None or not is_visible(*found) or not await may_read(session, viewer, found[0]):
         raise HTTPException(404, NOT_FOUND)
     post, author = found
     thread = post if post.is_thread or post.thread_id in (None, post.id) else await session.get(Post, post.thread_id)
@@ -489,7 +501,7 @@ async def reply_page(request: Request) -> Response:
 async def _reply_form(request: Request, me: auth.CurrentUser | None, post_id: int, *, values: dict | None = None,
                       errors: dict | None = None, notice: str | None = None, status_code: int = 200) -> Response:
     async with request.app.state.sessions() as session:
-        target, author, thread = await _shown_post(session, post_id)
+        target, author, thread = await _shown_post(session, post_id, me.actor if me else None)
         community, _ = await _community_of(session, thread)
         site = await accounts.get_site(session)
         item = Item(target, author)
@@ -513,7 +525,8 @@ async def _post_reply(request: Request) -> Response:
     try:
         async with db.transaction(request.app.state.sessions) as session:
             found = await load_post(session, post_id)
-            if found is None or not (is_visible(*found) or placeholder_of(*found)):
+            if found is None or not (is_visible(*found) or placeholder_of(*found)) \
+                    or not await may_read(session, me.actor, found[0]):
                 raise HTTPException(404, NOT_FOUND)
             parent = found[0]
             author = await session.get(Actor, me.actor.id)
@@ -610,7 +623,7 @@ async def _new_thread_form(request: Request, me: auth.CurrentUser | None, *, val
 
 
 async def _own_post(request: Request, session: AsyncSession, me: auth.CurrentUser) -> tuple[Post, Actor, Post]:
-    post, author, thread = await _shown_post(session, post_id_of(request))
+    post, author, thread = await _shown_post(session, post_id_of(request), me.actor)
     # `author` is who they act as: themself, or their pseudonym that wrote it.
     if await pseudonyms.author_acting_for(session, me.actor, post) is None:
         raise HTTPException(403, "Only the person who wrote a post can change it.")
@@ -705,7 +718,7 @@ async def _like_or_unlike(request: Request, undo: bool) -> Response:
                 await actions.unlike(session, settings, actor, post)
             else:
                 author = await session.get(Actor, post.author_id)
-                if not is_visible(post, author):
+                if not is_visible(post, author) or not await may_read(session, actor, post):
                     raise DomainError("That post is no longer here.")
                 if await pseudonyms.is_theirs(session, actor, author.id):
                     # Their own name on their pseudonym's post would pair the two in public.

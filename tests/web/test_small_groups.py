@@ -1,0 +1,235 @@
+"""Small groups over real HTTP: starting one from a thread, inviting, and who sees members-only threads.
+
+hope is an ordinary community; alice opened a thread there, bob and carol answered it. alice
+starts a small group from the thread and invites bob; carol is left out. Members-only text is
+distinctive ("MEMBERS-ONLY-…"), so a page that shows it can be found by a plain search.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from fedisupport import db
+from fedisupport.domain import accounts, actions, following, small_groups
+from fedisupport.domain.errors import DomainError
+from fedisupport.models import Actor, Community, GroupInvitation, HeldItem, Post
+from fedisupport.models.content import MEMBERS
+
+PASSWORD = "a long enough password"
+SECRET_TITLE = "MEMBERS-ONLY-title-4471"
+SECRET_BODY = "MEMBERS-ONLY-body-9902"
+AP = {"Accept": "application/activity+json"}
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(page: str) -> str:
+    found = _CSRF.search(page)
+    assert found, "the page has no form"
+    return found.group(1)
+
+
+async def log_in(client: httpx.AsyncClient, name: str) -> None:
+    page = await client.get("/login")
+    response = await client.post("/login", data={"csrf_token": csrf_of(page.text), "username": name,
+                                                 "password": PASSWORD, "next": "/"})
+    assert response.status_code == 303, response.text
+
+
+async def submit(client: httpx.AsyncClient, page_path: str, action: str, data: dict) -> httpx.Response:
+    """Open a page like a browser, then post one of its forms with the page's token."""
+    page = await client.get(page_path)
+    assert page.status_code == 200, page.text
+    return await client.post(action, data={"csrf_token": csrf_of(page.text), **data})
+
+
+@dataclass
+class World:
+    ids: dict = field(default_factory=dict)
+
+
+async def seed(instance) -> World:
+    """hope with members alice, bob and carol; alice's public thread, answered by bob and carol."""
+    w = World()
+    s = instance.settings
+    async with db.transaction(instance.sessions) as session:
+        people = {}
+        for name in ("alice", "bob", "carol"):
+            user = await accounts.create_user(session, s, name, PASSWORD)
+            people[name] = await session.get(Actor, user.actor_id)
+        hope = await accounts.create_community(session, s, "hope", "Hope")
+        group_actor = await session.get(Actor, hope.actor_id)
+        for person in people.values():
+            await following.follow(session, s, person, group_actor)
+        thread = await actions.write_thread(session, s, people["alice"], hope, title="Nights are hard",
+                                            body="Who else is awake at 3am?")
+        await actions.write_reply(session, s, people["bob"], thread, body="Me, most nights.")
+        await actions.write_reply(session, s, people["carol"], thread, body="Sometimes.")
+        w.ids = {name: actor.id for name, actor in people.items()}
+        w.ids.update(hope=hope.id, thread=thread.id)
+    return w
+
+
+async def start_group(client: httpx.AsyncClient, thread_id: int) -> str:
+    started = await submit(client, f"/p/{thread_id}/small-group", f"/p/{thread_id}/small-group", {
+        "title": "Night owls", "description": "For the small hours.", "rules": "What is said here stays here."})
+    assert started.status_code == 303, started.text
+    match = re.fullmatch(r"/c/([a-z0-9_]+)/invite\?started=1", started.headers["location"])
+    assert match, started.headers["location"]
+    return match.group(1)
+
+
+async def group_with_thread(instance, w: World) -> tuple[str, int]:
+    """alice starts the group and invites bob; bob accepts; alice opens a members-only thread."""
+    async with instance.client() as alice:
+        await log_in(alice, "alice")
+        name = await start_group(alice, w.ids["thread"])
+        sent = await submit(alice, f"/c/{name}/invite", f"/c/{name}/invite", {"invitee": [str(w.ids["bob"])]})
+        assert sent.status_code == 303 and sent.headers["location"].endswith("sent=1")
+    async with instance.client() as bob:
+        await log_in(bob, "bob")
+        page = await bob.get("/invitations")
+        invitation_id = re.search(r'action="/invitations/(\d+)/accept"', page.text).group(1)
+        joined = await bob.post(f"/invitations/{invitation_id}/accept", data={"csrf_token": csrf_of(page.text)})
+        assert joined.status_code == 303 and joined.headers["location"] == f"/c/{name}?joined=1"
+    async with instance.client() as alice:
+        await log_in(alice, "alice")
+        made = await submit(alice, f"/c/{name}/new", f"/c/{name}/new",
+                            {"title": SECRET_TITLE, "body": SECRET_BODY, "language": "en"})
+        assert made.status_code == 303, made.text
+        thread_id = int(made.headers["location"].rsplit("/", 1)[1])
+    return name, thread_id
+
+
+async def test_a_member_starts_a_small_group_from_a_thread_and_invites_someone_from_it(instance):
+    w = await seed(instance)
+    async with instance.client() as alice:
+        await log_in(alice, "alice")
+        thread_page = await alice.get(f"/p/{w.ids['thread']}")
+        assert "Start a smaller group from this thread" in thread_page.text
+        name = await start_group(alice, w.ids["thread"])
+        invite_page = await alice.get(f"/c/{name}/invite?started=1")
+        # Everyone who took part, except alice herself, may be invited.
+        assert "bob" in invite_page.text and "carol" in invite_page.text
+        assert f'value="{w.ids["alice"]}"' not in invite_page.text
+        # A form without its token changes nothing.
+        refused = await alice.post(f"/c/{name}/invite", data={"invitee": str(w.ids["bob"])})
+        assert refused.status_code == 403
+        sent = await submit(alice, f"/c/{name}/invite", f"/c/{name}/invite", {"invitee": [str(w.ids["bob"])]})
+        assert sent.status_code == 303
+    async with instance.sessions() as session:
+        group = await session.scalar(select(Community).where(Community.name == name))
+        actor = await session.get(Actor, group.actor_id)
+        assert group.members_only and group.requires_approval and actor.manually_approves_followers
+        assert group.parent_thread_id == w.ids["thread"] and group.parent_community_id == w.ids["hope"]
+        alice_actor = await session.get(Actor, w.ids["alice"])
+        assert await small_groups.is_member(session, alice_actor, group.actor_id)
+        invitations = list(await session.scalars(select(GroupInvitation).where(GroupInvitation.community_id == group.id)))
+        assert [(i.invitee_id, i.state) for i in invitations] == [(w.ids["bob"], "invited")]
+
+    async with instance.client() as carol:
+        await log_in(carol, "carol")
+        assert "Night owls" not in (await carol.get("/invitations")).text
+        # Asking to join without an invitation waits for a moderator.
+        asked = await submit(carol, f"/c/{name}", f"/c/{name}/join", {})
+        assert asked.status_code == 303
+    async with instance.sessions() as session:
+        group = await session.scalar(select(Community).where(Community.name == name))
+        held = await session.scalar(select(HeldItem).where(HeldItem.community_id == group.id, HeldItem.kind == "follow"))
+        assert held is not None and held.state == "pending"
+        assert not await small_groups.is_member(session, await session.get(Actor, w.ids["carol"]), group.actor_id)
+
+    async with instance.client() as bob:
+        await log_in(bob, "bob")
+        page = await bob.get("/invitations")
+        assert "Night owls" in page.text and "alice invited you" in page.text
+        invitation_id = re.search(r'action="/invitations/(\d+)/accept"', page.text).group(1)
+        joined = await bob.post(f"/invitations/{invitation_id}/accept", data={"csrf_token": csrf_of(page.text)})
+        assert joined.status_code == 303
+        group_page = await bob.get(f"/c/{name}")
+        assert "You're a member." in group_page.text
+        members = await bob.get(f"/c/{name}/members")
+        assert members.status_code == 200 and "alice" in members.text and "owner" in members.text
+
+
+async def test_members_only_threads_are_shown_to_members_and_to_nobody_else(instance):
+    w = await seed(instance)
+    name, thread_id = await group_with_thread(instance, w)
+    async with instance.sessions() as session:
+        thread = await session.get(Post, thread_id)
+        assert thread.visibility == MEMBERS
+
+    async with instance.client() as bob:
+        await log_in(bob, "bob")
+        page = await bob.get(f"/p/{thread_id}")
+        assert page.status_code == 200 and SECRET_BODY in page.text
+        assert "Members only" in page.text
+        assert SECRET_TITLE in (await bob.get(f"/c/{name}")).text
+        replied = await submit(bob, f"/p/{thread_id}", f"/p/{thread_id}/reply", {"body": "MEMBERS-ONLY-reply-1"})
+        assert replied.status_code == 303, replied.text
+    async with instance.sessions() as session:
+        reply = await session.scalar(select(Post).where(Post.thread_id == thread_id, Post.id != thread_id))
+        assert reply.visibility == MEMBERS
+
+    async with instance.client() as anonymous, instance.client() as carol:
+        await log_in(carol, "carol")
+        for client in (anonymous, carol):
+            for path in (f"/p/{thread_id}", f"/p/{reply.id}", f"/p/{thread_id}/reply", f"/c/{name}/members"):
+                assert (await client.get(path)).status_code == 404, path
+            for path in (f"/p/{thread_id}", f"/p/{thread_id}/replies", f"/p/{thread_id}/context",
+                         f"/p/{reply.id}"):
+                answer = await client.get(path, headers=AP)
+                assert answer.status_code == 404, path
+            for path in ("/", f"/c/{name}", "/c/hope", f"/c/{name}/outbox", "/c/hope/outbox", "/u/alice/outbox",
+                         "/nodeinfo/2.1"):
+                answer = await client.get(path, headers=AP if "outbox" in path else {})
+                assert "MEMBERS-ONLY" not in answer.text, path
+            group_page = await client.get(f"/c/{name}")
+            assert group_page.status_code == 200 and "Night owls" in group_page.text
+            assert "Night owls" not in (await client.get("/")).text  # small groups are never listed
+        # Writing into it as a non-member: refused, and nothing is stored.
+        page = await carol.get(f"/p/{w.ids['thread']}")
+        posted = await carol.post(f"/p/{thread_id}/reply", data={"csrf_token": csrf_of(page.text), "body": "hello"})
+        assert posted.status_code == 404
+        liked = await carol.post(f"/p/{thread_id}/like", data={"csrf_token": csrf_of(page.text)})
+        assert liked.status_code == 409
+    async with instance.sessions() as session:
+        assert (await session.get(Post, thread_id)).like_count == 0
+        assert len(list(await session.scalars(select(Post).where(Post.thread_id == thread_id)))) == 2
+
+
+async def test_only_members_start_groups_and_only_participants_are_invited(instance):
+    w = await seed(instance)
+    s = instance.settings
+    async with db.transaction(instance.sessions) as session:
+        stranger_user = await accounts.create_user(session, s, "dana", PASSWORD)
+        dana = await session.get(Actor, stranger_user.actor_id)
+        thread = await session.get(Post, w.ids["thread"])
+        with pytest.raises(DomainError, match="Only members"):
+            await small_groups.start(session, s, dana, thread, title="Mine")
+        with pytest.raises(DomainError, match="name"):
+            await small_groups.start(session, s, await session.get(Actor, w.ids["alice"]), thread, title="  ")
+    async with db.transaction(instance.sessions) as session:
+        alice = await session.get(Actor, w.ids["alice"])
+        group = await small_groups.start(session, s, alice, await session.get(Post, w.ids["thread"]), title="Owls")
+        dana = await session.scalar(select(Actor).where(Actor.username == "dana"))
+        with pytest.raises(DomainError, match="took part"):
+            await small_groups.invite(session, s, alice, group, dana)
+        bob = await session.get(Actor, w.ids["bob"])
+        with pytest.raises(DomainError):  # only the group's moderators invite
+            await small_groups.invite(session, s, bob, group, await session.get(Actor, w.ids["carol"]))
+        invitation = await small_groups.invite(session, s, alice, group, await session.get(Actor, w.ids["carol"]))
+        group_id = group.id
+    async with db.transaction(instance.sessions) as session:
+        carol = await session.get(Actor, w.ids["carol"])
+        await small_groups.answer(session, s, carol, invitation.id, accept=False)
+    async with instance.sessions() as session:
+        assert (await session.get(GroupInvitation, invitation.id)).state == "declined"
+        group = await session.get(Community, group_id)
+        assert not await small_groups.is_member(session, await session.get(Actor, w.ids["carol"]), group.actor_id)
+        # The group can't be started from inside a small group, nor written in by a non-member.
+        with pytest.raises(DomainError):
+            await actions.write_thread(session, s, await session.get(Actor, w.ids["carol"]), group, title="x", body="y")
