@@ -1,9 +1,11 @@
 """The async engine, the session factory and the checks the server makes before it starts."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import weakref
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -49,6 +51,49 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with sessions() as session:
         async with session.begin():
             yield session
+
+
+_SQLITE_WRITE_LOCKS: "weakref.WeakKeyDictionary[Any, asyncio.Lock]" = weakref.WeakKeyDictionary()
+
+
+def sqlite_write_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager:
+    """On SQLite, one write transaction at a time per process, queued in arrival order.
+
+    SQLite has one write lock; connections that wait for it sleep in its busy handler (polls of
+    1 to 100 ms) instead of waking when it is free. Writers of this process (the inbox writer, the
+    worker) queue here instead. PostgreSQL locks rows, so there this does nothing.
+    """
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    lock = _SQLITE_WRITE_LOCKS.get(engine.sync_engine)
+    if lock is None:
+        lock = _SQLITE_WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A transaction that reads and then writes: commit on success, roll back on any error.
+
+    On SQLite it takes the write lock at its start (BEGIN IMMEDIATE): a deferred transaction that
+    read first fails at once with "database is locked" when another writer committed meanwhile.
+    """
+    async with sessions() as session:
+        engine = session.bind
+        async with sqlite_write_lock(engine):
+            async with session.begin():
+                if engine.dialect.name == "sqlite":
+                    await session.execute(text("BEGIN IMMEDIATE"))
+                yield session
+
+
+def batch_memo(session: AsyncSession, name: str) -> dict | None:
+    """Reads shared by the activities of one inbox batch (`inbox/batch.py`), by kind; None outside one.
+
+    The batch empties it whenever an activity could have changed what it holds.
+    """
+    memo = session.info.get("batch_memo")
+    return None if memo is None else memo.setdefault(name, {})
 
 
 def alembic_config(settings: Settings):

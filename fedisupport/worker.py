@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .db import write_transaction
 from .domain.pseudonyms import retire_orphans as retire_pseudonyms
 from .inbox.backfill import run_requests as run_backfills
+from .inbox.batch import process_batch
 from .inbox.context import RetryLater
 from .inbox.process import process_item, record_failure
 from .models import Actor, Delivery, InboxItem, Instance, OutboxActivity, utcnow
@@ -64,9 +66,12 @@ class Worker:
 
     # -- received activities -------------------------------------------------
     async def run_inbox_batch(self) -> int:
-        async with self.services.sessions() as session, session.begin():
+        async with write_transaction(self.services.sessions) as session:
             ids = await claim(session, InboxItem, self.batch)
-        for item_id in ids:
+        if not ids:
+            return 0
+        # Many to a transaction; the few that need a fetch from another server, one at a time.
+        for item_id in await process_batch(self.services, ids):
             await self._process(item_id)
         return len(ids)
 

@@ -27,6 +27,11 @@ class RetryLater(Exception):
     """Something we need is unavailable for now (a remote server, a lock); try again later."""
 
 
+class NeedsNetwork(Exception):
+    """Raised inside an inbox batch, which never waits on other servers: the activity needs a
+    fetch (an unknown actor, a post we lack), so it is rolled back and handled alone."""
+
+
 @dataclass
 class Context:
     services: Services
@@ -38,6 +43,8 @@ class Context:
     # The InboxItem being handled (None for backfill): a held post keeps it, so that approving
     # the post can Announce the activity exactly as it was received.
     item_id: int | None = None
+    # Earlier attempts at this item (each ended in RetryLater): how long it has waited already.
+    attempts: int = 0
 
     @property
     def settings(self):

@@ -16,6 +16,7 @@ from ..activitypub.jsonld import AS_PUBLIC
 from ..activitypub.origin import host_of, same_origin
 from ..activitypub.vocab import Activity, APObject
 from ..care import welfare
+from ..db import batch_memo
 from ..domain import posting
 from ..domain import small_groups
 from ..domain.bans import active_ban
@@ -37,6 +38,7 @@ from .context import Context, Ignored, Rejected, RetryLater
 
 log = logging.getLogger("fedisupport.inbox")
 MAX_PARENT_FETCHES = 8
+LIKE_WAITS = 5  # retries (about a minute apart) of a Like whose post is not here yet
 
 
 async def trusted_object(ctx: Context, obj: object, origin_actor: str) -> APObject:
@@ -213,7 +215,13 @@ async def _refuse_suspended(ctx: Context, url: str | None) -> None:
 async def _community_row(ctx: Context, group_actor_id: int | None) -> Community | None:
     if group_actor_id is None:
         return None
-    return await ctx.session.scalar(select(Community).where(Community.actor_id == group_actor_id))
+    memo = batch_memo(ctx.session, "communities")
+    if memo is not None and group_actor_id in memo:
+        return memo[group_actor_id]
+    row = await ctx.session.scalar(select(Community).where(Community.actor_id == group_actor_id))
+    if memo is not None:
+        memo[group_actor_id] = row
+    return row
 
 
 async def _admit(ctx: Context, obj: APObject, author: Actor, group_actor_id: int | None, thread: Post | None,
@@ -303,8 +311,19 @@ async def on_announce(ctx: Context) -> None:
     raise Ignored("announce of something we don't show")
 
 
+async def _liked_post(ctx: Context, ap_id: str) -> Post | None:
+    memo = batch_memo(ctx.session, "posts")  # the batch read the posts its Likes are for
+    if memo is not None and ap_id in memo:
+        return memo[ap_id]
+    return await posting.post_by_ap_id(ctx.session, ap_id)
+
+
 async def on_like(ctx: Context) -> None:
-    post = await posting.post_by_ap_id(ctx.session, ctx.activity.object_id or "")
+    post = await _liked_post(ctx, ctx.activity.object_id or "")
+    if post is None and ctx.attempts < LIKE_WAITS:
+        # Likes overtake their post: a reply whose sender we first meet waits for its key while
+        # later activities get in, and servers retry. Wait for the post rather than lose the like.
+        raise RetryLater("the post it likes has not arrived (yet)")
     if post is None or post.state != PUBLISHED:
         raise Ignored("like of a post we don't have")
     decision = await check_inbound(ctx.session, ctx.settings, actor=ctx.actor, host=ctx.actor.domain,

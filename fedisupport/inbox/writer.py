@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ..db import sqlite_write_lock
 from ..models import InboxItem
 from ..services import Services
 
@@ -71,7 +72,9 @@ class InboxWriter:
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         # A repeated activity id is a no-op: the first copy wins.
         statement = self._insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
-        async with self.services.engine.begin() as conn:
+        # Queued behind this process's other writers (the worker's batches) instead of sleeping
+        # in SQLite's busy handler.
+        async with sqlite_write_lock(self.services.engine), self.services.engine.begin() as conn:
             await conn.execute(statement, rows)
 
 
