@@ -7,7 +7,7 @@ Public in `cc` (unlisted on Mastodon) and mention the author they answer, so Mas
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, Sequence
 
 from ..models import Actor, Post
 from ..models.content import MEMBERS
@@ -21,9 +21,14 @@ def mention_name(actor: Actor) -> str:
 
 def note_document(
     post: Post, author: Actor, *, community: Actor | None, parent_author: Actor | None,
-    replies: dict[str, Any] | None = None, with_context: bool = True,
+    replies: dict[str, Any] | None = None, with_context: bool = True, translations: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """The Note for one of our posts. `replies` is the collection to embed, if any."""
+    """The Note for one of our posts. `replies` is the collection to embed, if any.
+
+    `translations` (objects with language, title, content_html and updated_at): the opening
+    post's published translations, each another `contentMap` entry (and `nameMap`, for titles)
+    after the original's; `content` and `name` stay the original.
+    """
     to: list[str] = []
     cc: list[str] = []
     tags: list[dict[str, Any]] = []
@@ -70,8 +75,21 @@ def note_document(
     }
     if with_context:
         doc = {"@context": CONTEXT, **doc}
-    if post.language:
-        doc["contentMap"] = {post.language: content}
+    if post.language or translations:
+        # The original first: Mastodon takes the first key as the post's language. "und" when a
+        # post has no language, so a translation is never mistaken for the original.
+        original = post.language or "und"
+        doc["contentMap"] = {original: content}
+        names = {original: post.title} if post.is_thread and post.title else {}
+        for t in translations:
+            if t.language == original:
+                continue
+            doc["contentMap"][t.language] = (
+                f"<p><strong>{html.escape(t.title)}</strong></p>{t.content_html}" if t.title else t.content_html)
+            if t.title:
+                names[t.language] = t.title
+        if len(names) > 1:
+            doc["nameMap"] = names
     if post.is_thread and post.title:
         doc["name"] = post.title
     if post.content_warning:
@@ -82,8 +100,10 @@ def note_document(
         doc["context"] = post.context_ap_id
     if community is not None:
         doc["audience"] = community.ap_id
-    if post.updated_at:
-        doc["updated"] = iso(post.updated_at)
+    # A new or changed translation changes the Note too: servers only take an Update that is newer.
+    changed = [when for when in (post.updated_at, *(getattr(t, "updated_at", None) for t in translations)) if when]
+    if changed:
+        doc["updated"] = iso(max(changed))
     if tags:
         doc["tag"] = tags
     if replies is not None:

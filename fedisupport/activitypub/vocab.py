@@ -15,7 +15,7 @@ icon, attachment, tag href, replies, featured) is dropped when it is not one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -115,6 +115,7 @@ class APObject:
     language: str | None
     replies: str | None  # id of the replies collection
     raw: Mapping[str, Any]
+    name_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # titles by language (translations of `name`)
 
     @property
     def mentions(self) -> tuple[str, ...]:
@@ -224,6 +225,7 @@ def parse_object(doc: Any, limits: Limits = DEFAULT_LIMITS) -> APObject | APActo
         language=_language(doc),
         replies=_link_or_none(get_id(doc.get("replies")), limits),
         raw=doc,
+        name_map=_content_map(doc.get("nameMap"), limits, limit=limits.name, field="nameMap"),
     )
 
 
@@ -488,18 +490,18 @@ def _quote(doc: dict[str, Any], limits: Limits) -> str | None:
     return None
 
 
-def _content_map(value: Any, limits: Limits) -> Mapping[str, str]:
+def _content_map(value: Any, limits: Limits, *, limit: int | None = None,
+                 field: str = "contentMap") -> Mapping[str, str]:
     if not isinstance(value, dict):
         return MappingProxyType({})
+    limit = limits.content if limit is None else limit
     if len(value) > limits.languages:
-        raise Invalid(f"contentMap has more than {limits.languages} languages")
+        raise Invalid(f"{field} has more than {limits.languages} languages")
     texts = {}
     for language, text in value.items():
         if isinstance(text, str):
-            if len(text) > limits.content:
-                raise Invalid(
-                    f"contentMap[{language[:20]!r}] is longer than {limits.content} characters"
-                )
+            if len(text) > limit:
+                raise Invalid(f"{field}[{language[:20]!r}] is longer than {limit} characters")
             texts[language] = text
     return MappingProxyType(texts)
 

@@ -31,6 +31,8 @@ class CommunitySettings:
     rules: tuple[str, ...]
     # Members may post under a community-scoped pseudonym (domain/pseudonyms.py).
     allow_pseudonyms: bool = False
+    # Any member may add a translation of an opening post (domain/translations.py).
+    volunteer_translations: bool = True
 
     def checked(self) -> "CommunitySettings":
         title = " ".join(self.title.split())
@@ -48,7 +50,7 @@ class CommunitySettings:
         languages = " ".join(dict.fromkeys(tag.lower() for tag in self.languages.replace(",", " ").split()
                                            if 1 < len(tag) <= 16))
         return CommunitySettings(title, self.description.strip(), languages, self.requires_approval,
-                                 self.microblog_distribution, rules, self.allow_pseudonyms)
+                                 self.microblog_distribution, rules, self.allow_pseudonyms, self.volunteer_translations)
 
 
 async def may_configure(session: AsyncSession, actor: Actor | None, community: Community) -> bool:
@@ -74,6 +76,7 @@ async def configure(session: AsyncSession, settings: Settings, by: Actor, commun
     community.requires_approval = group.manually_approves_followers = new.requires_approval or community.members_only
     community.microblog_distribution = new.microblog_distribution
     community.allow_pseudonyms = new.allow_pseudonyms  # local only: nothing about it federates
+    community.volunteer_translations = new.volunteer_translations  # local only too
     await session.execute(delete(Rule).where(Rule.community_id == community.id))
     session.add_all(Rule(community_id=community.id, position=n, text=text) for n, text in enumerate(new.rules))
     await session.flush()

@@ -249,7 +249,13 @@ async def decide_held(session: AsyncSession, settings: Settings, moderator: Acto
     held.state = "approved" if approve else "rejected"
     held.decided_at = utcnow()
     held.decided_by_id = moderator.id
-    if held.kind == "post":
+    if held.kind == "translation":
+        from . import translations  # it sends its Update through outbox like a post edit
+
+        post = await translations.decide_held(session, settings, held, approve=approve)
+        await _log(session, moderator, community, "approve_translation" if approve else "reject_translation",
+                   target_post=post, reason=reason)
+    elif held.kind == "post":
         post = await session.get(Post, held.post_id) if held.post_id else None
         if post is None or post.state == DELETED:
             return held  # withdrawn by its author meanwhile
@@ -622,6 +628,8 @@ class HeldEntry:
     author: Actor | None = None
     thread: Post | None = None
     follower: Actor | None = None
+    translation: Any = None  # kind "translation": the PostTranslation waiting, and who wrote it
+    translator: Actor | None = None
 
 
 @dataclass
@@ -656,6 +664,12 @@ async def pending_held(session: AsyncSession, community_ids: Sequence[int] | Non
         if held.follow_id:
             follow = await session.get(Follow, held.follow_id)
             entry.follower = await session.get(Actor, follow.follower_id) if follow else None
+        if held.translation_id:
+            from ..models import PostTranslation
+
+            entry.translation = await session.get(PostTranslation, held.translation_id)
+            if entry.translation is not None and entry.translation.translator_id:
+                entry.translator = await session.get(Actor, entry.translation.translator_id)
         entries.append(entry)
     return entries
 

@@ -8,6 +8,7 @@ checked at its origin, never taken on the announcer's word.
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from ..activitypub.origin import host_of, same_origin
 from ..activitypub.vocab import Activity, APObject
 from ..care import welfare
 from ..db import batch_memo
-from ..domain import posting
+from ..domain import languages, posting, translations
 from ..domain import small_groups
 from ..domain.bans import active_ban
 from ..domain.held import hold_post
@@ -27,11 +28,11 @@ from ..models.content import HELD, PUBLISHED
 from ..models.content import MEMBERS
 from ..models.social import ACCEPTED
 from ..outbox.distribute import announce
-from ..policy.check import PostFacts, check_domain, check_inbound, with_label
+from ..policy.check import PostFacts, check_domain, check_inbound, check_remote_translation, with_label
 from ..policy.decisions import Decision, Verdict, hold, strictest
 from ..remote.actors import ActorUnavailable, get_actor
 from ..remote.objects import POST_TYPES, ObjectUnavailable, fetch_post
-from ..text import sanitize_html, storable
+from ..text import plain_text, sanitize_html, storable
 from . import mod_handlers
 from .backfill_queue import request_backfill
 from .context import Context, Ignored, Rejected, RetryLater
@@ -119,11 +120,60 @@ async def _parent(ctx: Context, url: str, depth: int = 0) -> Post:
     return post
 
 
+def _original_language(obj: APObject) -> str | None:
+    """The language of `content`: the contentMap entry that is `content`, else Mastodon's rule."""
+    if obj.content is not None:
+        for tag, text in obj.content_map.items():
+            if text == obj.content and languages.is_tag(tag):
+                return tag
+    return obj.language
+
+
+def _without_title(content_html: str, title: str | None) -> str:
+    """Drop the bold title line we (and others) put at the top of a thread for microblog readers."""
+    if title:
+        lead = sanitize_html(f"<p><strong>{html.escape(title)}</strong></p>")  # as the content was cleaned
+        if content_html.startswith(lead):
+            return content_html[len(lead):]
+    return content_html
+
+
+def _translations(obj: APObject, original: str | None) -> list[translations.Entry]:
+    """The other contentMap entries of a thread: translations, sanitised like all remote HTML."""
+    if obj.content is None:
+        original = original or next(iter(obj.content_map), None)  # content only in contentMap: the first is it
+    out = []
+    for tag, text in obj.content_map.items():
+        if tag == original or not languages.is_tag(tag):
+            continue
+        title = obj.name_map.get(tag) or None
+        title = title and storable(title)[:500]
+        out.append(translations.Entry(storable(tag), title, _without_title(sanitize_html(text), title)))
+    return out
+
+
+async def _store_translations(ctx: Context, post: Post | None, obj: APObject) -> None:
+    """A remote opening post's translations, each through the policy's keyword rules."""
+    if post is None or not post.is_thread or post.local:
+        return
+    community = await _community_row(ctx, post.community_id)
+    kept = []
+    for entry in _translations(obj, _original_language(obj)):
+        text = "\n".join(part for part in (entry.title, html.unescape(plain_text(entry.content_html))) if part)
+        decision = await check_remote_translation(ctx.session, PostFacts(text=text, language=entry.language), community)
+        if decision.verdict == Verdict.ACCEPT and not decision.label:
+            kept.append(entry)
+        else:
+            log.info("translation %s of %s left out: %s", entry.language, obj.id, decision.reason or decision.label)
+    await translations.sync_remote(ctx.session, post, kept)
+
+
 def _remote_post(obj: APObject, title: str | None, members_only: bool = False) -> RemotePost:
     content = sanitize_html(obj.content or next(iter(obj.content_map.values()), "") or "")
+    language = _original_language(obj)
     return RemotePost(
         ap_id=obj.id, content_html=content, title=(title or None) and storable(title)[:500],
-        language=(obj.language or None) and storable(obj.language)[:16],
+        language=(language or None) and storable(language)[:16],
         content_warning=(obj.summary or None) and storable(obj.summary)[:2000], sensitive=obj.sensitive, url=obj.url,
         context_ap_id=obj.context, in_reply_to_ap_id=obj.in_reply_to, published_at=obj.published,
         updated_at=obj.updated,
@@ -192,6 +242,7 @@ async def ingest(ctx: Context, obj: APObject, *, announced_by: Actor | None, dep
     title = obj.name or (posting.title_from_text(sanitize_html(obj.content or "")) if by_mention or community.local else None)
     post = await _store(ctx, author, _remote_post(obj, title, members_only), decision, community=community, parent=None,
                         depth=depth)
+    await _store_translations(ctx, post, obj)
     await welfare.check_post(ctx.session, post)  # crisis signal: urgent welfare report here, nothing sent
     if post is not None and not community.local:
         # We see a remote community's thread from its start or later: fetch what came before.
@@ -364,8 +415,12 @@ async def _apply_update(ctx: Context, obj: APObject) -> Post | None:
     # An edit meets the same rules as a new post (a REJECT keeps the old text; a HOLD takes it out of view).
     decision = await _admit(ctx, obj, author, post.community_id, None)
     content_warning = with_label(data.content_warning, decision, 2000)
-    await posting.edit_post(ctx.session, post, content_html=data.content_html,
-                            title=data.title if post.is_thread else None, content_warning=content_warning)
+    title = data.title if post.is_thread else None
+    if (post.content_html, post.title, post.content_warning) != (data.content_html, title, content_warning):
+        # (An Update that only adds or changes translations leaves the post itself unedited.)
+        await posting.edit_post(ctx.session, post, content_html=data.content_html, title=title,
+                                content_warning=content_warning)
+    await _store_translations(ctx, post, obj)
     if decision.verdict == Verdict.HOLD and post.state == PUBLISHED:
         await hold_post(ctx.session, post, decision)
     return post

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.jsonld import AS_PUBLIC, get_id
 from ..activitypub.notes import note_document
-from ..models import Actor, Community, Follow, Instance, Post
+from ..models import Actor, Community, Follow, Instance, Post, PostTranslation
+from ..models.content import PUBLISHED
 from ..models.social import ACCEPTED
 from ..policy.check import check_announce
 from ..policy.decisions import Verdict
@@ -69,6 +70,15 @@ async def announce(session: AsyncSession, settings: Settings, community: Actor, 
         if new_thread or (row is not None and row.microblog_distribution == "all"):
             await publish(session, settings, community,
                           activity(settings, "Announce", community, boost_note, **audience), microblog)
+
+
+async def published_translations(session: AsyncSession, post: Post) -> list[PostTranslation]:
+    """An opening post's published translations, in the order they were first added."""
+    if not post.is_thread:
+        return []
+    return list(await session.scalars(
+        select(PostTranslation).where(PostTranslation.post_id == post.id, PostTranslation.state == PUBLISHED)
+        .order_by(PostTranslation.created_at, PostTranslation.id)))
 
 
 async def _authors(session: AsyncSession, post: Post) -> tuple[Actor, Actor | None, Actor | None]:
@@ -127,7 +137,8 @@ async def post_changed(session: AsyncSession, settings: Settings, post: Post, *,
         to = [community.followers_url] if post.visibility == MEMBERS and community is not None else [AS_PUBLIC]
         doc = activity(settings, "Delete", author, {"id": post.ap_id, "type": "Tombstone"}, to=to)
     else:
-        note = note_document(post, author, community=community, parent_author=parent_author, with_context=False)
+        note = note_document(post, author, community=community, parent_author=parent_author, with_context=False,
+                             translations=await published_translations(session, post))
         doc = activity(settings, "Update", author, note, to=note["to"], cc=note["cc"])
     await _send_about(session, settings, post, author, community, parent_author, doc)
 

@@ -315,6 +315,12 @@ async def check_edit(session: AsyncSession, settings: Settings, *, author: Actor
     return rejected[0] if rejected else strictest(decisions)
 
 
+async def check_remote_translation(session: AsyncSession, facts: PostFacts, community: Community | None) -> Decision:
+    """Another language of a remote post, arriving in its contentMap: the keyword rules only (the
+    post itself, its author and host were checked by `check_inbound`)."""
+    return strictest(_keyword_decisions(await rules.snapshot(session), facts, community, local=False))
+
+
 # --- delivery and other single questions -------------------------------------------------------------
 
 async def check_delivery(session: AsyncSession, host: str) -> Decision:
@@ -372,5 +378,5 @@ def with_label(content_warning: str | None, decision: Decision, limit: int = 500
 
 __all__ = [
     "LOCKED", "PostFacts", "check_announce", "check_delivery", "check_domain", "check_edit", "check_inbound", "check_local",
-    "check_report", "refused_at_inbox", "with_label",
+    "check_remote_translation", "check_report", "refused_at_inbox", "with_label",
 ]

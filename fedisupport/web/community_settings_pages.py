@@ -28,13 +28,15 @@ def _settings_from(form) -> communities.CommunitySettings:
         microblog_distribution=_text(form, "microblog_distribution", 20) or "threads",
         rules=tuple(_text(form, "rules", 20_000).replace("\r\n", "\n").split("\n")),
         allow_pseudonyms=form.get("allow_pseudonyms") == "on",
+        volunteer_translations=form.get("volunteer_translations") == "on",
     )
 
 
 def _values(s: communities.CommunitySettings, **extra: Any) -> dict[str, Any]:
     return {"title": s.title, "description": s.description, "languages": s.languages,
             "requires_approval": s.requires_approval, "microblog_distribution": s.microblog_distribution,
-            "rules": "\n".join(s.rules), "allow_pseudonyms": s.allow_pseudonyms, **extra}
+            "rules": "\n".join(s.rules), "allow_pseudonyms": s.allow_pseudonyms,
+            "volunteer_translations": s.volunteer_translations, **extra}
 
 
 @auth.admin_required
@@ -45,7 +47,7 @@ async def new_community(request: Request) -> Response:
     show = lambda values, error=None, status=200: page(  # noqa: E731 - one page, two answers
         request, "community_new.html", site=site, viewer=me, values=values, error=error, status_code=status)
     if request.method == "GET":
-        return show({"name": "", "languages": "en", "microblog_distribution": "threads"})
+        return show({"name": "", "languages": "en", "microblog_distribution": "threads", "volunteer_translations": True})
     form = await auth.csrf_protect(request)
     chosen = _settings_from(form)
     name = _text(form, "name", 100).strip().lower()
@@ -80,7 +82,7 @@ async def community_settings(request: Request) -> Response:
         current = communities.CommunitySettings(
             community.title, community.description, community.languages, community.requires_approval,
             community.microblog_distribution, tuple(await communities.rules_of(session, community)),
-            community.allow_pseudonyms)
+            community.allow_pseudonyms, community.volunteer_translations)
     show = lambda values, error=None, status=200, saved=False: page(  # noqa: E731
         request, "community_settings.html", site=site, viewer=me, community=community, values=values,
         error=error, saved=saved, status_code=status)

@@ -204,6 +204,7 @@ async def _queue_page(request: Request, *, error: str | None = None, status_code
                   posts=[h for h in held if h.held.kind == "post" and not h.held.urgent],
                   joins=[h for h in held if h.held.kind == "follow" and not h.held.urgent],
                   activities=[h for h in held if h.held.kind == "activity" and not h.held.urgent],
+                  translations=[h for h in held if h.held.kind == "translation" and not h.held.urgent],
                   reports=[r for r in reports if not r.report.urgent], categories=CATEGORIES,
                   is_admin=is_admin, done=_done(request), error=error, limit=QUEUE_LIMIT)
 

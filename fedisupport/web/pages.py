@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import or_, select, tuple_
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import accounts, site_policy
+from ..domain import accounts, languages, site_policy
 from ..models import Actor, Post
 from ..models.content import PUBLIC, PUBLISHED
 from . import auth
@@ -62,6 +62,10 @@ async def community_page(request: Request) -> Response:
         if cursor:
             # A row comparison, so both databases seek the index instead of filtering from the top.
             query = query.where(tuple_(Post.last_activity_at, Post.id) < cursor)
+        language = languages.primary(request.query_params.get("lang"))
+        if language:
+            # ?lang=es: threads written in Spanish, also those another server tagged "es-MX".
+            query = query.where(or_(Post.language == language, Post.language.like(language + "-%")))
         rows = list((await session.execute(query)).all())
         membership = await thread_pages.membership_of(session, me, community_actor)
         care = await crisis_resources(request, session)  # the one-line crisis box
@@ -70,9 +74,13 @@ async def community_page(request: Request) -> Response:
     rows = rows[:page_size]
     next_cursor = encode_cursor(rows[-1][0].last_activity_at, rows[-1][0].id) if more else None
     notice = next((key for key in ("joined", "left", "deleted") if key in request.query_params), None)
+    filter_languages = languages.choices(dict.fromkeys([*languages.community_languages(community.languages),
+                                                        *([language] if language else [])]))
     return auth.apply_cookies(request, render(
         request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor,
         viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url, care=care, rules=rules,
+        thread_language=language, filter_languages=filter_languages,
+        thread_language_name=languages.name_of(language) if language else None,
     ))
 
 

@@ -17,6 +17,7 @@ from ..activitypub import render
 from ..activitypub.notes import note_document, tombstone
 from ..models import Actor, Post
 from ..models.content import DELETED, PUBLIC, PUBLISHED, UNLISTED
+from ..outbox import distribute
 from ..domain import small_groups
 from ..models.content import MEMBERS
 from .ap_routes import ap_response
@@ -118,8 +119,10 @@ async def post_json(request: Request) -> Response:
         if post.parent_id is not None:
             parent = await session.get(Post, post.parent_id)
             parent_author = await session.get(Actor, parent.author_id) if parent else None
+        translations = await distribute.published_translations(session, post)
     replies = await _replies_collection(request, post)
-    document = note_document(post, author, community=community, parent_author=parent_author, replies=replies)
+    document = note_document(post, author, community=community, parent_author=parent_author, replies=replies,
+                             translations=translations)
     return await ap_response(request, document, cache_control=_cache(post), negotiated=True)
 
 

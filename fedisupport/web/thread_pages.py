@@ -25,7 +25,7 @@ from ..domain.posting import MAX_BODY, MAX_CW, MAX_TITLE
 from ..models import Actor, Community, Like, Post
 from ..models.content import DELETED, MEMBERS, PUBLIC, PUBLISHED, REMOVED, UNLISTED
 from ..models.social import ACCEPTED
-from . import auth
+from . import auth, translation_pages
 from .care import crisis_resources
 from .pages import render
 from .paging import decode_cursor, encode_cursor
@@ -360,6 +360,8 @@ def _error_field(message: str) -> str:
         return "content_warning"
     if "pseudonym" in lowered:
         return "pseudonym"
+    if "language" in lowered:
+        return "language"
     return "body"
 
 
@@ -411,6 +413,8 @@ async def post_page(request: Request) -> Response:
         viewer = me.actor if me else None
         if post.is_thread or post.thread_id in (None, post.id):
             context = await _thread_context(request, session, settings, post, author, viewer)
+            # The opening post in the reader's language when a volunteer translated it.
+            context.update(await translation_pages.thread_view(request, session, post, viewer))
             template = "thread.html"
             if not post.local:
                 # Someone is reading a remote thread: ask the worker to fetch replies we may lack.
@@ -422,6 +426,7 @@ async def post_page(request: Request) -> Response:
             template = "reply.html"
         care = await crisis_resources(request, session)  # the one-line crisis box
         context["pseudonym"] = await pseudonyms.choice_for(session, viewer, context["community"])
+        context.update(translation_pages.writing_languages(request, context["community"]))
         moderating = await moderation.may_moderate(session, viewer, context.get("community"))
         context["may_start_group"] = await small_groups.may_start_from(session, viewer, context["thread"])
     return page(request, template, site=site, viewer=me, care=care, moderating=moderating, **context)
@@ -510,7 +515,8 @@ async def _reply_form(request: Request, me: auth.CurrentUser | None, post_id: in
         pseudonym = await pseudonyms.choice_for(session, me.actor if me else None, community)
     return page(request, "write_reply.html", status_code=status_code, site=site, viewer=me, item=item, thread=thread,
                 community=community, values=values or {}, errors=errors or {}, notice=notice,
-                here=f"/p/{post_id}/reply", pseudonym=pseudonym)
+                here=f"/p/{post_id}/reply", pseudonym=pseudonym,
+                **translation_pages.writing_languages(request, community))
 
 
 async def _post_reply(request: Request) -> Response:
@@ -529,11 +535,12 @@ async def _post_reply(request: Request) -> Response:
                     or not await may_read(session, me.actor, found[0]):
                 raise HTTPException(404, NOT_FOUND)
             parent = found[0]
+            language = translation_pages.chosen_language(values["language"], (await _community_of(session, parent))[0])
             author = await session.get(Actor, me.actor.id)
             if values["pseudonym"]:
                 author = await pseudonyms.writer_for_reply(session, settings, author, parent, keys=keys,
                                                            display_name=values["pseudonym_name"])
-            reply = await actions.write_reply(session, settings, author, parent, body=values["body"],
+            reply = await actions.write_reply(session, settings, author, parent, body=values["body"], language=language,
                                               content_warning=values["content_warning"] or None)
     except DomainError as exc:
         return await _reply_form(request, me, post_id, values=values,
@@ -545,21 +552,6 @@ async def _post_reply(request: Request) -> Response:
 
 
 # --- starting a thread ----------------------------------------------------------------------
-
-LANGUAGE_NAMES = {
-    "en": "English", "es": "Español", "hi": "हिन्दी", "ar": "العربية", "fr": "Français", "de": "Deutsch",
-    "pt": "Português", "it": "Italiano", "nl": "Nederlands", "pl": "Polski", "tr": "Türkçe", "uk": "Українська",
-    "ru": "Русский", "fa": "فارسی", "ur": "اردو", "he": "עברית", "bn": "বাংলা", "zh": "中文", "ja": "日本語",
-    "ko": "한국어", "id": "Bahasa Indonesia", "sw": "Kiswahili",
-}
-DEFAULT_LANGUAGES = ("en", "es", "hi", "ar")
-
-
-def languages_of(community: Community) -> list[tuple[str, str]]:
-    """(tag, name in its own language) for the languages a community writes in."""
-    tags = [t for t in (community.languages or "").split() if t] or list(DEFAULT_LANGUAGES)
-    return [(tag, LANGUAGE_NAMES.get(tag.split("-")[0].lower(), tag)) for tag in dict.fromkeys(tags)]
-
 
 async def _community_and_actor(session: AsyncSession, name: str) -> tuple[Community, Actor]:
     community = await accounts.community_by_name(session, name)
@@ -586,15 +578,15 @@ async def new_thread(request: Request) -> Response:
     try:
         async with db.transaction(request.app.state.sessions) as session:
             community, _ = await _community_and_actor(session, request.path_params["name"])
-            if values["language"] not in {tag for tag, _ in languages_of(community)}:
-                return await _new_thread_form(request, me, values=values, status_code=400,
-                                              errors={"language": "Please choose a language from the list."})
+            language = translation_pages.chosen_language(values["language"], community)
+            if language is None:
+                raise DomainError("Please choose a language from the list.")
             author = await session.get(Actor, me.actor.id)
             if values["pseudonym"]:
                 author = await pseudonyms.writer_for(session, settings, author, community, keys=keys,
                                                      display_name=values["pseudonym_name"])
             thread = await actions.write_thread(session, settings, author, community, title=values["title"] or None,
-                                                body=values["body"], language=values["language"],
+                                                body=values["body"], language=language,
                                                 content_warning=values["content_warning"] or None)
     except DomainError as exc:
         return await _new_thread_form(request, me, values=values, errors={_error_field(str(exc)): str(exc)},
@@ -610,13 +602,10 @@ async def _new_thread_form(request: Request, me: auth.CurrentUser | None, *, val
         community, _ = await _community_and_actor(session, request.path_params["name"])
         site = await accounts.get_site(session)
         pseudonym = await pseudonyms.choice_for(session, me.actor if me else None, community)
-    languages = languages_of(community)
     values = dict(values or {})
-    if not values.get("language"):
-        preferred = (me.user.locale if me else None) or (site.default_language if site else None) or "en"
-        values["language"] = preferred if preferred in {t for t, _ in languages} else languages[0][0]
     return page(request, "new_thread.html", status_code=status_code, site=site, viewer=me, community=community,
-                languages=languages, values=values, errors=errors or {}, notice=notice, pseudonym=pseudonym)
+                values=values, errors=errors or {}, notice=notice, pseudonym=pseudonym,
+                **translation_pages.writing_languages(request, community))
 
 
 # --- editing and deleting -------------------------------------------------------------------
