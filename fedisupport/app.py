@@ -17,6 +17,8 @@ from .inbox.writer import InboxWriter
 from .services import open_services
 from .worker import Worker
 from .settings import Settings, load_settings
+from . import i18n
+from .web import locale
 from .web import account_pages, admin_pages, ap_routes, care_pages, community_settings_pages, discover_pages, inbox_routes, moderation_pages, pages, post_routes, pseudonym_pages, translation_pages
 from .web.security_headers import SecurityHeaders
 
@@ -25,12 +27,14 @@ WEB_DIR = Path(__file__).parent / "web"
 
 
 def create_templates(settings: Settings) -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    templates = Jinja2Templates(directory=str(WEB_DIR / "templates"), context_processors=[locale.template_context])
     templates.env.globals["settings"] = settings
     # Templates mark their text with {{ _("...") }} / {% trans %}; new-style gettext escapes the
-    # translation and fills %(name)s placeholders itself.
+    # translation and fills %(name)s placeholders itself. The callables look up the language
+    # web/locale.py chose for this request (docs/i18n.md).
     templates.env.add_extension("jinja2.ext.i18n")
-    templates.env.install_null_translations(newstyle=True)
+    templates.env.install_gettext_callables(i18n.template_gettext, i18n.template_ngettext, newstyle=True)
+    templates.env.filters["format_date"] = i18n.format_date
     return templates
 
 
@@ -56,8 +60,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
                 await writer.stop()
 
     app = Starlette(
-        routes=[*inbox_routes.routes(), *discover_pages.routes(), *community_settings_pages.routes(), *ap_routes.routes(), *post_routes.routes(), *care_pages.routes(), *moderation_pages.routes(), *pseudonym_pages.routes(), *translation_pages.routes(), *pages.routes(), *account_pages.routes(), *admin_pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
-        middleware=[Middleware(SecurityHeaders)],
+        routes=[*inbox_routes.routes(), *discover_pages.routes(), *community_settings_pages.routes(), *ap_routes.routes(), *post_routes.routes(), *care_pages.routes(), *moderation_pages.routes(), *pseudonym_pages.routes(), *translation_pages.routes(), *pages.routes(), *locale.routes(), *account_pages.routes(), *admin_pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
+        middleware=[Middleware(SecurityHeaders), Middleware(locale.LocaleMiddleware)],
         lifespan=lifespan,
         exception_handlers=pages.exception_handlers(),
     )

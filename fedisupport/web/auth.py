@@ -45,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..domain import accounts
+from ..i18n import _, lazy_gettext
 from ..models import Actor, User, utcnow
 from ..models.auth import WebSession
 from ..settings import Settings
@@ -66,7 +67,7 @@ MAX_TOKEN_LENGTH: Final = 128
 MAX_FORM_FIELDS: Final = 50
 MAX_FORM_FIELD_BYTES: Final = 256 * 1024
 
-CSRF_FAILED: Final = (
+CSRF_FAILED: Final = lazy_gettext(
     "For your safety we didn't accept that form: it had expired, or it came from another site. "
     "Nothing was changed. Please go back, reload the page and try again."
 )
@@ -213,6 +214,9 @@ async def start_session(db: AsyncSession, request: Request, user: User) -> None:
     actor = await db.get(Actor, user.actor_id)
     request.state.current_user = CurrentUser(user=user, actor=actor, session_id=web_session.id,
                                              csrf_token=web_session.csrf_token)
+    from .locale import remember_on_sign_in
+
+    remember_on_sign_in(request, user)
 
 
 async def end_session(db: AsyncSession, request: Request) -> None:
@@ -282,7 +286,7 @@ def admin_required(handler: Handler) -> Handler:
         if me is None:
             return apply_cookies(request, RedirectResponse(login_url(request), status_code=303))
         if not me.is_admin:
-            raise HTTPException(403, "This page is for the admins of this site.")
+            raise HTTPException(403, _("This page is for the admins of this site."))
         return await handler(request)
 
     return wrapper
@@ -376,7 +380,7 @@ async def csrf_protect(request: Request) -> FormData:
         seed = request.cookies.get(csrf_cookie_name(_settings(request)))
         if seed and len(seed) <= MAX_TOKEN_LENGTH and hmac.compare_digest(sent, _anonymous_token(request, seed)):
             return form
-    raise HTTPException(403, CSRF_FAILED)
+    raise HTTPException(403, str(CSRF_FAILED))
 
 
 # --- failed logins -----------------------------------------------------------------------------
