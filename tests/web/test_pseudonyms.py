@@ -10,8 +10,6 @@ import datetime as dt
 import html
 import json
 import re
-from collections import deque
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
@@ -19,10 +17,11 @@ from sqlalchemy import func, select, update
 
 from fedisupport import db, urls
 from fedisupport.activitypub.signatures import generate_keypair, sign_request
-from fedisupport.domain import accounts, actions, following, moderation, pseudonyms
+from fedisupport.domain import accounts, actions, following, moderation, pseudonyms, small_groups
 from fedisupport.domain.errors import DomainError
 from fedisupport.models import (PERSON, Actor, Community, CommunityBan, ModAction, OutboxActivity, Post, Pseudonym,
                                 User, utcnow)
+from tests.support.crawl import Crawl, containing, leaks
 
 PASSWORD = "a long enough password"
 REAL_ACTOR_ID = 7391582046
@@ -31,6 +30,10 @@ REAL_NAME = "rowan_realname"
 REAL_DISPLAY = "Rowan Realperson"
 REAL_EMAIL = "rowan.real@example.org"
 CHOSEN = "Lantern Keeper"
+# A small group's members-only text, which the crawl must never find (docs/small-groups.md).
+SECRET_TITLE = "MEMBERS-ONLY-title-5521"
+SECRET_BODY = "MEMBERS-ONLY-body-8143"
+SECRET_REPLY = "MEMBERS-ONLY-reply-2290"
 AP = {"Accept": "application/activity+json"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -478,84 +481,8 @@ async def test_the_setting_is_changed_on_the_community_settings_page(instance):
 # --- the crawl -------------------------------------------------------------------------------------------------
 
 
-class Crawl:
-    """Every page and document reachable from the public entry points, fetched as HTML and as JSON."""
-
-    SKIP = ("/static/", "/logout", "/inbox", "/help/region")
-
-    def __init__(self, instance, sign=None, limit: int = 600):
-        self.instance = instance
-        self.base = instance.base_url
-        self.sign = sign
-        self.limit = limit
-        self.seen: dict[tuple[str, str], httpx.Response] = {}
-
-    def _ours(self, url: str) -> str | None:
-        url = url.split("#", 1)[0]
-        if not url.startswith(self.base):
-            return None
-        path = url[len(self.base):] or "/"
-        if any(path.startswith(skip) for skip in self.SKIP):
-            return None
-        return url
-
-    def _links(self, response: httpx.Response) -> list[str]:
-        found = []
-        kind = response.headers.get("content-type", "")
-        if "json" in kind:
-            def walk(value):
-                if isinstance(value, str) and value.startswith(self.base):
-                    found.append(value)
-                elif isinstance(value, dict):
-                    for item in value.values():
-                        walk(item)
-                elif isinstance(value, list):
-                    for item in value:
-                        walk(item)
-            try:
-                walk(response.json())
-            except ValueError:
-                pass
-        elif "html" in kind:
-            for href in re.findall(r'href="([^"]+)"', response.text):
-                found.append(urljoin(str(response.url), html.unescape(href)))
-        return found
-
-    async def _get(self, client: httpx.AsyncClient, url: str, accept: str) -> httpx.Response:
-        headers = {"Accept": accept}
-        if self.sign is not None:
-            headers = self.sign(url, headers)
-        return await client.get(url, headers=headers)
-
-    async def run(self, seeds: list[str]) -> dict[tuple[str, str], httpx.Response]:
-        queue = deque(self.base + s if s.startswith("/") else s for s in seeds)
-        queued = set(queue)
-        async with httpx.AsyncClient(timeout=20) as client:
-            while queue and len(self.seen) < self.limit:
-                url = self._ours(queue.popleft())
-                if url is None:
-                    continue
-                for accept in ("text/html", "application/activity+json"):
-                    response = await self._get(client, url, accept)
-                    self.seen[(url, accept)] = response
-                    for link in self._links(response):
-                        link = self._ours(link)
-                        if link and link not in queued:
-                            queued.add(link)
-                            queue.append(link)
-        return self.seen
-
-
-def leaks(seen: dict, real: set[str], pseudonym: set[str]) -> list[str]:
-    """Answers that name both the real person and the pseudonym: the link this crawl looks for."""
-    out = []
-    for (url, accept), response in seen.items():
-        text = response.text + " " + " ".join(f"{k}: {v}" for k, v in response.headers.items())
-        for variant in (text, html.unescape(text)):
-            if any(r in variant for r in real) and any(p in variant for p in pseudonym):
-                out.append(f"{url} ({accept}) {response.status_code}")
-                break
-    return out
+# The crawler lives in tests/support/crawl.py; this crawl also looks for a small group's
+# members-only text (docs/small-groups.md), so one crawl covers both kinds of leak.
 
 
 @pytest.mark.parametrize("authorized_fetch", [False, True])
@@ -579,6 +506,13 @@ async def test_a_crawl_as_anonymous_and_as_a_signed_remote_non_member_finds_no_l
             await moderation.ban(session, instance.settings, mo, hope, await session.get(Actor, pseudonym.id),
                                  "a test ban", expires_at=utcnow() + dt.timedelta(days=1))
             p_thread_id = p_thread.id
+            # A small group started from bea's thread, with a members-only thread and reply in it.
+            group = await small_groups.start(session, instance.settings, bea, await session.get(Post, w.ids["thread"]),
+                                             title="Quiet corner", description="For a few of us.")
+            secret = await actions.write_thread(session, instance.settings, bea, group, title=SECRET_TITLE,
+                                                body=SECRET_BODY)
+            secret_reply = await actions.write_reply(session, instance.settings, bea, secret, body=SECRET_REPLY)
+            group_name, secret_id, secret_reply_id = group.name, secret.id, secret_reply.id
         # A person on another server who is in no community here signs the second crawl.
         async with db.transaction(other.sessions) as session:
             user = await accounts.create_user(session, other.settings, "stranger", PASSWORD)
@@ -599,13 +533,21 @@ async def test_a_crawl_as_anonymous_and_as_a_signed_remote_non_member_finds_no_l
                  f"/.well-known/webfinger?resource=acct:{pseudonym.username}@{domain}",
                  f"/.well-known/webfinger?resource=acct:{REAL_NAME}@{domain}",
                  f"/.well-known/webfinger?resource={instance.url('/u/' + pseudonym.username)}",
-                 "/.well-known/nodeinfo", "/nodeinfo/2.1", "/nodeinfo/2.0", "/.well-known/host-meta", "/actor"]
+                 "/.well-known/nodeinfo", "/nodeinfo/2.1", "/nodeinfo/2.0", "/.well-known/host-meta", "/actor",
+                 f"/c/{group_name}", f"/c/{group_name}/outbox", f"/c/{group_name}/followers",
+                 f"/c/{group_name}/featured", f"/c/{group_name}/members", f"/c/{group_name}/moderators",
+                 f"/c/{group_name}/modlog", f"/p/{secret_id}", f"/p/{secret_id}/replies", f"/p/{secret_id}/context",
+                 f"/p/{secret_reply_id}", f"/p/{secret_id}/reply", "/u/bea", "/u/bea/outbox",
+                 f"/.well-known/webfinger?resource=acct:{group_name}@{domain}"]
         real = {REAL_NAME, REAL_DISPLAY, REAL_EMAIL, str(REAL_ACTOR_ID), str(REAL_USER_ID)}
         fake = {pseudonym.username, CHOSEN, pseudonym.ap_id}
 
         for sign in (None, signed):
             seen = await Crawl(instance, sign).run(seeds)
             assert leaks(seen, real, fake) == []
+            assert containing(seen, {SECRET_TITLE, SECRET_BODY, SECRET_REPLY}) == []
+            assert by_url_status(seen, instance, f"/p/{secret_id}") == {404}  # as if it did not exist
+            assert by_url_status(seen, instance, f"/c/{group_name}/members") == {404}
             by_url = {(u[len(instance.base_url):], a): r for (u, a), r in seen.items()}
             # The crawl reached both people and the pseudonym's posts, so "no leak" means something.
             assert by_url[(f"/u/{REAL_NAME}", "text/html")].status_code == 200
@@ -620,6 +562,10 @@ async def test_a_crawl_as_anonymous_and_as_a_signed_remote_non_member_finds_no_l
                 assert any(u.startswith("/activities/") for u, _ in by_url)  # the outboxes' activities too
             assert by_url[("/c/hope/pseudonyms", "text/html")].status_code in (302, 303)
             assert len(seen) > 60
+
+
+def by_url_status(seen: dict, instance, path: str) -> set[int]:
+    return {r.status_code for (u, _), r in seen.items() if u == instance.base_url + path}
 
 
 async def test_the_pseudonym_looks_like_an_ordinary_person_to_webfinger_and_its_actor_document(instance):
