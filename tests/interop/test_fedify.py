@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
@@ -31,6 +32,9 @@ from fedisupport.models import Actor, Community, Delivery, Follow, InboxItem, Ou
 from tests.support.waiting import wait_for
 
 from .conftest import FEDIFY_DIR, loopback_env
+
+# The first run on a machine installs Fedify or fediverse-pasture from a registry (INSTALL_TIMEOUT).
+pytestmark = pytest.mark.timeout(1200)
 
 SCRIPT_TIMEOUT = 45  # seconds, for the whole Fedify run; the script gives up at 40
 

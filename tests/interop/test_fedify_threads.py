@@ -44,6 +44,9 @@ from tests.support.waiting import wait_for
 
 from .conftest import FEDIFY_DIR, loopback_env
 
+# The first run on a machine installs Fedify or fediverse-pasture from a registry (INSTALL_TIMEOUT).
+pytestmark = pytest.mark.timeout(1200)
+
 SCRIPT_TIMEOUT = 50  # seconds, for the whole Fedify run; the script gives up at 45
 FORUM_NAME = "lemmy"
 DIRECT_REPLIES = 12

@@ -38,6 +38,9 @@ from fedisupport.domain import accounts
 
 from .conftest import HERE, loopback_env
 
+# The first run on a machine installs Fedify or fediverse-pasture from a registry (INSTALL_TIMEOUT).
+pytestmark = pytest.mark.timeout(1200)
+
 RUN_TIMEOUT = 120  # seconds for a whole verify_actor run (usually a few)
 
 EXPECTED = {
