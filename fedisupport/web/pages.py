@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..domain import accounts, languages, site_policy
+from ..domain import accounts, languages, site_policy, small_groups
 from ..models import Actor, Post
-from ..models.content import PUBLIC, PUBLISHED
+from ..models.content import MEMBERS, PUBLIC, PUBLISHED
 from . import auth
 from .care import crisis_resources
 from .paging import decode_cursor, encode_cursor
@@ -51,11 +51,14 @@ async def community_page(request: Request) -> Response:
         community_actor = await session.get(Actor, community.actor_id) if community is not None else None
         if community is None or community_actor is None:
             raise HTTPException(404, "We couldn't find that community.")
+        # A remote small group's members-only threads are listed for our people who are its members.
+        members_reader = not community.local and await small_groups.may_read_members_only(
+            session, me.actor if me else None, community.actor_id)
         query = (
             select(Post, Actor)
             .join(Actor, Actor.id == Post.author_id)
             .where(Post.community_id == community.actor_id, Post.is_thread.is_(True),
-                   Post.state == PUBLISHED, Post.visibility == PUBLIC)
+                   Post.state == PUBLISHED, Post.visibility.in_((PUBLIC, MEMBERS) if members_reader else (PUBLIC,)))
             .order_by(Post.last_activity_at.desc(), Post.id.desc())
             .limit(page_size + 1)
         )
@@ -76,12 +79,15 @@ async def community_page(request: Request) -> Response:
     notice = next((key for key in ("joined", "left", "deleted") if key in request.query_params), None)
     filter_languages = languages.choices(dict.fromkeys([*languages.community_languages(community.languages),
                                                         *([language] if language else [])]))
-    return auth.apply_cookies(request, render(
+    response = render(
         request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor,
         viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url, care=care, rules=rules,
         thread_language=language, filter_languages=filter_languages,
         thread_language_name=languages.name_of(language) if language else None,
-    ))
+    )
+    if members_reader:
+        response.headers["Cache-Control"] = "private, no-store"  # lists members-only threads: for this reader only
+    return auth.apply_cookies(request, response)
 
 
 async def post_page(request: Request) -> Response:
