@@ -30,10 +30,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import db
-from ..domain import accounts, moderation, pseudonyms
+from ..domain import accounts, moderation, pseudonyms, small_groups
 from ..domain.errors import DomainError, NotFound
 from ..models import PERSON, Actor, Community, Post, utcnow
-from ..models.content import HELD, PUBLIC, PUBLISHED, UNLISTED
+from ..models.content import HELD, MEMBERS, PUBLIC, PUBLISHED, UNLISTED
 from ..remote import webfinger
 from ..remote.actors import ActorUnavailable
 from . import auth
@@ -121,6 +121,18 @@ async def _actor_of(session, me: auth.CurrentUser) -> Actor:
 
 def _visible(post: Post, author: Actor) -> bool:
     return post.state == PUBLISHED and post.visibility in (PUBLIC, UNLISTED) and not author.suspended
+
+
+async def _reportable(session, viewer: Actor | None, post: Post, author: Actor) -> bool:
+    """Public posts, by anyone; a small group's members-only post, by those who may read it.
+
+    Strangers get the same 404 for a members-only post as for a post that does not exist.
+    """
+    if post.state != PUBLISHED or author.suspended:
+        return False
+    if post.visibility in (PUBLIC, UNLISTED):
+        return True
+    return post.visibility == MEMBERS and await small_groups.may_read_post(session, viewer, post)
 
 
 async def find_person(request: Request, session, handle: str) -> Actor:
@@ -475,12 +487,12 @@ async def _too_many(request: Request, session, reporter: Actor | None) -> bool:
     return await moderation.reports_since(session, None, since) >= ANONYMOUS_REPORTS_PER_HOUR
 
 
-async def _report_target(request: Request, session) -> tuple[Post | None, Actor]:
+async def _report_target(request: Request, session, viewer: Actor | None) -> tuple[Post | None, Actor]:
     if "post_id" in request.path_params:
         post_id = _int_param(request, "post_id", "We couldn't find that post. It may have been removed.")
         row = (await session.execute(select(Post, Actor).join(Actor, Actor.id == Post.author_id)
                                      .where(Post.id == post_id))).first()
-        if row is None or not _visible(*row):
+        if row is None or not await _reportable(session, viewer, *row):
             raise HTTPException(404, "We couldn't find that post. It may have been removed.")
         return row[0], row[1]
     person = await accounts.local_actor_by_name(session, request.app.state.settings, request.path_params["name"])
@@ -506,7 +518,7 @@ async def report(request: Request) -> Response:
         if not errors:
             async with db.transaction(request.app.state.sessions) as session:
                 reporter = await _actor_of(session, me) if me else None
-                post, target = await _report_target(request, session)
+                post, target = await _report_target(request, session, reporter)
                 if await _too_many(request, session, reporter):
                     errors["reason"] = ("You've sent several reports in a short time, so we've paused reporting for "
                                         "a little while. If someone is in danger right now, please contact your "
@@ -524,10 +536,13 @@ async def report(request: Request) -> Response:
         status_code = status_code if status_code != 200 else 400
     async with request.app.state.sessions() as session:
         site = await _site(session)
-        post, target = await _report_target(request, session)
-    return render(request, "mod_report.html", status_code=status_code, site=site, me=me, post=post, target=target,
-                  values=values, errors=errors, categories=CATEGORIES, sent=request.query_params.get("sent"),
-                  max_text=MAX_REPORT_TEXT)
+        post, target = await _report_target(request, session, await _actor_of(session, me) if me else None)
+    response = render(request, "mod_report.html", status_code=status_code, site=site, me=me, post=post,
+                      target=target, values=values, errors=errors, categories=CATEGORIES,
+                      sent=request.query_params.get("sent"), max_text=MAX_REPORT_TEXT)
+    if post is not None and post.visibility == MEMBERS:
+        response.headers["Cache-Control"] = "private, no-store"  # names a members-only post: for this reader only
+    return response
 
 
 # --- the modlog --------------------------------------------------------------------------------------
@@ -577,7 +592,11 @@ def _log_row(entry: moderation.LogEntry, authors: dict[int, Actor]) -> dict[str,
             about["post_label"] = "a reply"
         if shown:
             about["post_href"] = f"/p/{post.id}"
-        if about["person"] is None:
+        if post.visibility == MEMBERS:
+            # Who writes in a small group is for its members to know: its posts' authors go unnamed.
+            if about["person"] is not None and about["person"].id == post.author_id:
+                about["person"] = None
+        elif about["person"] is None:
             about["person"] = author
     return {"action": action, "words": ACTION_WORDS.get(action.action, action.action.replace("_", " ")),
             "community": entry.community, "about": about, "when": action.created_at,

@@ -233,3 +233,65 @@ async def test_only_members_start_groups_and_only_participants_are_invited(insta
         # The group can't be started from inside a small group, nor written in by a non-member.
         with pytest.raises(DomainError):
             await actions.write_thread(session, s, await session.get(Actor, w.ids["carol"]), group, title="x", body="y")
+
+
+async def test_a_member_reports_a_members_only_post_and_the_group_moderators_see_it(instance):
+    """bob reports carol's members-only reply; only members reach the form, alice (the owner) handles it."""
+    w = await seed(instance)
+    name, thread_id = await group_with_thread(instance, w)
+    s = instance.settings
+    async with db.transaction(instance.sessions) as session:
+        dana = await session.get(Actor, (await accounts.create_user(session, s, "dana", PASSWORD)).actor_id)
+        group = await session.scalar(select(Community).where(Community.name == name))
+        invitation = await small_groups.invite(session, s, await session.get(Actor, w.ids["alice"]), group,
+                                               await session.get(Actor, w.ids["carol"]))
+    async with db.transaction(instance.sessions) as session:
+        carol = await session.get(Actor, w.ids["carol"])
+        await small_groups.answer(session, s, carol, invitation.id, accept=True)
+        reply = await actions.write_reply(session, s, carol, await session.get(Post, thread_id),
+                                          body="MEMBERS-ONLY-reported-reply-3120")
+        reply_id = reply.id
+    reason = "REPORT-REASON-this-felt-unkind"
+
+    async with instance.client() as bob:
+        await log_in(bob, "bob")
+        thread_page = await bob.get(f"/p/{thread_id}")
+        assert f'href="/p/{reply_id}/report"' in thread_page.text
+        form = await bob.get(f"/p/{reply_id}/report")
+        assert form.status_code == 200 and "private" in form.headers["cache-control"]
+        sent = await bob.post(f"/p/{reply_id}/report", data={"csrf_token": csrf_of(form.text), "category": "rule",
+                                                             "reason": reason})
+        assert sent.status_code == 303 and sent.headers["location"].endswith("?sent=1"), sent.text
+
+    # Not a member (nor signed in): the same 404 as for a post that does not exist; nothing is filed.
+    async with instance.client() as stranger, instance.client() as anonymous:
+        await log_in(stranger, "dana")
+        for client in (stranger, anonymous):
+            assert (await client.get(f"/p/{reply_id}/report")).status_code == 404
+            token = csrf_of((await client.get(f"/p/{w.ids['thread']}/report")).text)
+            refused = await client.post(f"/p/{reply_id}/report", data={"csrf_token": token, "category": "rule",
+                                                                       "reason": "REPORT-REASON-stranger"})
+            assert refused.status_code == 404 and "MEMBERS-ONLY" not in refused.text
+        assert reason not in (await stranger.get("/mod")).text
+    async with instance.sessions() as session:
+        from fedisupport.models import Report
+        reports = list(await session.scalars(select(Report).where(Report.post_id == reply_id)))
+        assert [(r.reporter_id, r.community_id, r.reason) for r in reports] == [(w.ids["bob"], group.id, reason)]
+
+    # The group's owner sees it in her queue and removes the reply; the public modlog says only "a reply".
+    async with instance.client() as alice:
+        await log_in(alice, "alice")
+        queue = await alice.get("/mod")
+        assert queue.status_code == 200 and reason in queue.text and "MEMBERS-ONLY-reported-reply-3120" in queue.text
+        removed = await alice.post(f"/p/{reply_id}/moderate", data={
+            "csrf_token": csrf_of(queue.text), "action": "remove", "reason": "Please be kind here.", "next": "queue"})
+        assert removed.status_code == 303, removed.text
+    async with instance.sessions() as session:
+        assert (await session.get(Post, reply_id)).state == "removed"
+    async with instance.client() as anonymous:
+        for path in ("/modlog", f"/c/{name}/modlog"):
+            log = await anonymous.get(path)
+            assert log.status_code == 200 and "Please be kind here." in log.text, path
+            assert "a reply" in log.text
+            for secret in ("MEMBERS-ONLY", SECRET_TITLE, "carol", reason):
+                assert secret not in log.text, (path, secret)
