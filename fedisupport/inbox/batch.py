@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.jsonld import get_id
 from ..db import write_transaction
-from ..models import Actor, InboxItem, Post, utcnow
+from ..models import Actor, CommunityBan, InboxItem, Post, utcnow
 from ..models.queues import QUEUED
 from ..outbox.deliver import retry_delay
 from ..services import Services
@@ -37,9 +37,10 @@ from .process import Claimed, Outcome, failure_values, handle, mark_alive
 
 log = logging.getLogger("fedisupport.inbox")
 LEASE = dt.timedelta(minutes=5)  # as the worker's claim
-# How long one transaction may take before the rest of the batch goes to the next: on SQLite the
+# At most this many activities, for at most about this long, per transaction: on SQLite the
 # accept path's group commits wait for the write lock meanwhile.
-TRANSACTION_SECONDS = 0.1
+TRANSACTION_ROWS = 100
+TRANSACTION_SECONDS = 0.2
 # After these, what the batch read may have changed (follows, deletions, moderation, actors):
 # its memo is emptied. Likes and replies change only counts and add posts.
 MEMO_SAFE_TYPES = frozenset({"Like", "Create"})
@@ -81,7 +82,7 @@ async def _transaction(services: Services, ids: list[int]) -> tuple[list[int], l
     """One transaction over the first rows of `ids`; returns (ids left for the next one, ids needing a fetch)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TRANSACTION_SECONDS
-    left: list[int] = []
+    ids, left = ids[:TRANSACTION_ROWS], ids[TRANSACTION_ROWS:]
     needs_network: list[int] = []
     outcomes: list[tuple[Claimed, Outcome]] = []
     failures: list[tuple[Claimed, str]] = []
@@ -90,7 +91,7 @@ async def _transaction(services: Services, ids: list[int]) -> tuple[list[int], l
         await _start_memo(session, items)
         for n, (item, type_) in enumerate(items):
             if n and loop.time() > deadline:
-                left = [later.id for later, _ in items[n:]]
+                left = [later.id for later, _ in items[n:]] + left
                 break
             try:
                 async with session.begin_nested():
@@ -155,6 +156,11 @@ async def _start_memo(session: AsyncSession, items: list[tuple[Claimed, str]]) -
         memo = session.info["batch_memo"].setdefault("actors", {})
         for actor in await session.scalars(select(Actor).where(Actor.ap_id.in_(actor_ids))):
             memo[actor.ap_id] = actor
+        # Their community bans, for the policy's inbound check (policy/check.py _active_ban).
+        bans: dict[int, list[CommunityBan]] = {actor.id: [] for actor in memo.values()}
+        for ban in await session.scalars(select(CommunityBan).where(CommunityBan.actor_id.in_(list(bans)))):
+            bans[ban.actor_id].append(ban)
+        session.info["batch_memo"]["bans"] = bans
     if liked:
         memo = session.info["batch_memo"].setdefault("posts", {})
         for post in await session.scalars(select(Post).where(Post.ap_id.in_(liked))):

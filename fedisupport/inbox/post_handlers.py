@@ -303,7 +303,15 @@ async def _store(ctx: Context, author: Actor, data: RemotePost, decision: Decisi
 
 
 async def _community_actor(ctx: Context, post: Post) -> Actor | None:
-    return await ctx.session.get(Actor, post.community_id) if post.community_id else None
+    if not post.community_id:
+        return None
+    memo = batch_memo(ctx.session, "community_actors")
+    if memo is not None and post.community_id in memo:
+        return memo[post.community_id]
+    actor = await ctx.session.get(Actor, post.community_id)
+    if memo is not None:
+        memo[post.community_id] = actor
+    return actor
 
 
 async def on_create(ctx: Context) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.jsonld import AS_PUBLIC, get_id
 from ..activitypub.notes import note_document
+from ..db import batch_memo
 from ..models import Actor, Community, Follow, Instance, Post, PostTranslation
 from ..models.content import PUBLISHED
 from ..models.social import ACCEPTED
@@ -29,6 +30,9 @@ from .publish import activity, inboxes_of, publish
 
 async def follower_inboxes(session: AsyncSession, target: Actor) -> tuple[list[str], list[str]]:
     """Remote followers' inboxes, split into (forum software, microblog software)."""
+    memo = batch_memo(session, "follower_inboxes")  # an inbox batch announces many activities
+    if memo is not None and target.id in memo:
+        return memo[target.id]
     rows = (await session.execute(
         select(Actor.inbox_url, Actor.shared_inbox_url, Instance.software)
         .join(Follow, Follow.follower_id == Actor.id)
@@ -39,7 +43,10 @@ async def follower_inboxes(session: AsyncSession, target: Actor) -> tuple[list[s
     forum, microblog = [], []
     for inbox, shared, software in rows:
         (forum if is_forum(software) else microblog).append(shared or inbox)
-    return list(dict.fromkeys(forum)), list(dict.fromkeys(microblog))
+    inboxes = list(dict.fromkeys(forum)), list(dict.fromkeys(microblog))
+    if memo is not None:
+        memo[target.id] = inboxes
+    return inboxes
 
 
 async def announce(session: AsyncSession, settings: Settings, community: Actor, inner: dict[str, Any], *,

@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.origin import host_of
+from ..db import batch_memo
 from ..activitypub.vocab import APObject
 from ..models import Actor, Community, CommunityBan, Follow, Membership, Post, User, utcnow
 from ..models.content import PUBLISHED
@@ -119,6 +120,10 @@ async def _active_ban(session: AsyncSession, community: Community | None, actor:
     if community is None or actor is None:
         return None
     now = utcnow()
+    read = batch_memo(session, "bans")  # an inbox batch reads the bans of all its actors at once
+    if read is not None and actor.id in read:
+        return next((ban for ban in read[actor.id] if ban.community_id == community.id
+                     and (ban.expires_at is None or ban.expires_at > now)), None)
     return await session.scalar(select(CommunityBan).where(
         CommunityBan.community_id == community.id, CommunityBan.actor_id == actor.id,
         or_(CommunityBan.expires_at.is_(None), CommunityBan.expires_at > now)).limit(1))
