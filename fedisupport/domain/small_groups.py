@@ -19,12 +19,13 @@ from ..models.content import MEMBERS, PUBLIC, PUBLISHED, UNLISTED
 from ..models.pseudonyms import Pseudonym
 from ..models.small_groups import ACCEPTED_INVITE, DECLINED, INVITED
 from ..models.social import ACCEPTED, OWNER
+from ..i18n import _
 from ..outbox import activities
 from ..outbox.publish import publish
 from ..settings import Settings
 from . import accounts, following, moderation
 from .communities import MAX_DESCRIPTION, MAX_RULE, MAX_RULES, MAX_TITLE
-from .errors import DomainError, NotFound
+from .errors import DomainError, FieldError, NotFound
 
 # Posts everyone may read; members of a small group (and its moderators) also read MEMBERS.
 PUBLIC_VISIBILITY = (PUBLIC, UNLISTED)
@@ -84,13 +85,15 @@ def check_fields(title: str, description: str, rules: list[str]) -> tuple[str, s
     description = (description or "").strip()
     rules = [r.strip() for r in rules if r and r.strip()]
     if not title:
-        raise DomainError("Please give the group a name.")
+        raise FieldError("title", _("Please give the group a name."))
     if len(title) > MAX_TITLE:
-        raise DomainError(f"Please keep the name to {MAX_TITLE} characters or fewer.")
+        raise FieldError("title", _("Please keep the name to %(max)s characters or fewer.", max=MAX_TITLE))
     if len(description) > MAX_DESCRIPTION:
-        raise DomainError(f"Please keep the description to {MAX_DESCRIPTION} characters or fewer.")
+        raise FieldError("description", _("Please keep the description to %(max)s characters or fewer.",
+                                          max=MAX_DESCRIPTION))
     if len(rules) > MAX_RULES or any(len(r) > MAX_RULE for r in rules):
-        raise DomainError(f"Up to {MAX_RULES} rules, each at most {MAX_RULE} characters.")
+        raise FieldError("rules", _("Up to %(rules)s rules, each at most %(max)s characters.",
+                                    rules=MAX_RULES, max=MAX_RULE))
     return title, description, rules
 
 
@@ -113,9 +116,9 @@ async def start(session: AsyncSession, settings: Settings, owner: Actor, thread:
     """A new small group from a thread; its starter is the owner and first member."""
     title, description, rules = check_fields(title, description, rules or [])
     if not await may_start_from(session, owner, thread):
-        raise DomainError("Only members of this community can start a smaller group from one of its threads.")
+        raise DomainError(_("Only members of this community can start a smaller group from one of its threads."))
     parent = await session.scalar(select(Community).where(Community.actor_id == thread.community_id))
-    for _ in range(5):
+    for _attempt in range(5):
         name = handle_for(title)
         if await accounts.local_actor_by_name(session, settings, name) is None:
             break
@@ -141,7 +144,7 @@ async def group_of(session: AsyncSession, name: str) -> tuple[Community, Actor]:
     community = await accounts.community_by_name(session, name)
     actor = await session.get(Actor, community.actor_id) if community is not None else None
     if community is None or actor is None or actor.deleted_at is not None or not community.members_only:
-        raise NotFound("We couldn't find that group.")
+        raise NotFound(_("We couldn't find that group."))
     return community, actor
 
 
@@ -161,7 +164,7 @@ async def participants(session: AsyncSession, community: Community) -> list[Acto
                Actor.deleted_at.is_(None), Actor.id.not_in(worn))
         .order_by(Post.published_at, Post.id).limit(MAX_PARTICIPANTS * 5))
     seen: dict[int, Actor] = {}
-    for actor, _ in rows.all():
+    for actor, _published in rows.all():
         seen.setdefault(actor.id, actor)
     return list(seen.values())[:MAX_PARTICIPANTS]
 
@@ -184,15 +187,17 @@ async def invite(session: AsyncSession, settings: Settings, by: Actor, community
                  invitee: Actor) -> GroupInvitation:
     """Invite one participant. A remote one gets a direct message with the group's handle and link."""
     if not await may_invite(session, by, community):
-        raise moderation.NotAllowed("Only the group's moderators can invite people.")
+        raise moderation.NotAllowed(_("Only the group's moderators can invite people."))
     if invitee.id not in {a.id for a in await invitable(session, community)}:
-        raise DomainError("You can invite people who took part in the thread and aren't in the group yet.")
+        raise DomainError(_("You can invite people who took part in the thread and aren't in the group yet."))
     invitation = GroupInvitation(community_id=community.id, invitee_id=invitee.id, invited_by_id=by.id, state=INVITED)
     session.add(invitation)
     await session.flush()
     if not invitee.local:
         group_actor = await session.get(Actor, community.actor_id)
-        doc = activities.invitation_message(settings, by, invitee, group_actor, community.title)
+        thread = await session.get(Post, community.parent_thread_id) if community.parent_thread_id else None
+        doc = activities.invitation_message(settings, by, invitee, group_actor, community.title,
+                                            language=thread.language if thread is not None else None)
         # The personal inbox, never a shared one: the message is for this one person.
         await publish(session, settings, by, doc, [invitee.inbox_url])
     return invitation
@@ -222,7 +227,7 @@ async def answer(session: AsyncSession, settings: Settings, me: Actor, invitatio
     """A local person accepts (joins at once) or declines an invitation."""
     invitation = await session.get(GroupInvitation, invitation_id)
     if invitation is None or invitation.invitee_id != me.id:
-        raise NotFound("We couldn't find that invitation.")
+        raise NotFound(_("We couldn't find that invitation."))
     community = await session.get(Community, invitation.community_id)
     if invitation.state != INVITED:
         return community

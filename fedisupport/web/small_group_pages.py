@@ -15,6 +15,7 @@ from starlette.routing import Route
 from .. import db
 from ..domain import accounts, moderation, small_groups
 from ..domain.errors import DomainError, NotFound
+from ..i18n import _
 from ..models import Actor, Community, Post
 from ..models.content import MEMBERS, PUBLISHED
 from . import auth
@@ -68,15 +69,13 @@ async def start_group(request: Request) -> Response:
                   "rules": _text(form, "rules", MAX_RULES_TEXT)}
         try:
             async with db.transaction(request.app.state.sessions) as session:
-                thread, _ = await _thread_for_start(session, request, me)
+                thread, _parent = await _thread_for_start(session, request, me)
                 group = await small_groups.start(session, request.app.state.settings, await session.get(Actor, me.actor.id),
                                                  thread, title=values["title"], description=values["description"],
                                                  rules=values["rules"].splitlines())
                 name = group.name
         except DomainError as exc:
-            message = str(exc)
-            errors = {"rules" if "rule" in message.lower() else "description" if "description" in message.lower()
-                      else "title": message}
+            errors = {getattr(exc, "field", "title"): str(exc)}  # a FieldError names its field
             status = 400
         else:
             return redirect(request, f"/c/{name}/invite?started=1")
@@ -100,19 +99,19 @@ async def invite(request: Request) -> Response:
         form, me = await _form(request)
         chosen = {int(v) for v in form.getlist("invitee") if isinstance(v, str) and v.isdigit()}
         async with db.transaction(request.app.state.sessions) as session:
-            community, _ = await _group(session, request)
+            community, _group_actor = await _group(session, request)
             by = await session.get(Actor, me.actor.id)
             if not await small_groups.may_invite(session, by, community):
-                raise HTTPException(404, "We couldn't find that group.")
+                raise HTTPException(404, _("We couldn't find that group."))
             for actor in await small_groups.invitable(session, community):
                 if actor.id in chosen:
                     await small_groups.invite(session, settings, by, community, actor)
                     sent += 1
         return redirect(request, f"/c/{community.name}/invite?sent={sent}")
     async with request.app.state.sessions() as session:
-        community, _ = await _group(session, request)
+        community, _group_actor = await _group(session, request)
         if not await small_groups.may_invite(session, me.actor, community):
-            raise HTTPException(404, "We couldn't find that group.")
+            raise HTTPException(404, _("We couldn't find that group."))
         people = await small_groups.invitable(session, community)
         site = await accounts.get_site(session)
     return page(request, "small_group_invite.html", site=site, viewer=me, community=community, people=people,
@@ -139,9 +138,9 @@ async def answer(request: Request) -> Response:
     try:
         invitation_id = int(request.path_params["invitation_id"])
     except ValueError:
-        raise HTTPException(404, "We couldn't find that invitation.") from None
+        raise HTTPException(404, _("We couldn't find that invitation.")) from None
     if request.path_params["answer"] not in ("accept", "decline"):
-        raise HTTPException(404, "We couldn't find that invitation.")
+        raise HTTPException(404, _("We couldn't find that invitation."))
     accept = request.path_params["answer"] == "accept"
     try:
         async with db.transaction(request.app.state.sessions) as session:
@@ -216,7 +215,7 @@ async def members(request: Request) -> Response:
     async with request.app.state.sessions() as session:
         community, group_actor = await _group(session, request)
         if not await small_groups.may_read_members_only(session, me.actor if me else None, group_actor.id):
-            raise HTTPException(404, "We couldn't find that group.")  # as if there were no such page
+            raise HTTPException(404, _("We couldn't find that group."))  # as if there were no such page
         people = await small_groups.members_of(session, community)
         site = await accounts.get_site(session)
         moderating = await moderation.may_moderate(session, me.actor if me else None, community)

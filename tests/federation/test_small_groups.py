@@ -108,6 +108,7 @@ async def test_a_small_group_reaches_a_member_on_another_server_and_nobody_else(
             doc = json.loads(message.body)
             assert doc["to"] == [bob.ap_id] and doc["object"]["to"] == [bob.ap_id] and doc["cc"] == []
             assert "@" + handle in doc["object"]["content"] and group_url in doc["object"]["content"]
+            assert doc["object"]["contentMap"] == {"en": doc["object"]["content"]}  # the thread's language
             inboxes = list(await session.scalars(select(Delivery.inbox_url).where(Delivery.activity_id == message.id)))
             assert inboxes == [bob.inbox_url]
         invitation = await wait_for(lambda: _inbox_item(b, "Create", alice.ap_id))

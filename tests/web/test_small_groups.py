@@ -295,3 +295,19 @@ async def test_a_member_reports_a_members_only_post_and_the_group_moderators_see
             assert "a reply" in log.text
             for secret in ("MEMBERS-ONLY", SECRET_TITLE, "carol", reason):
                 assert secret not in log.text, (path, secret)
+
+
+async def test_a_mistake_in_the_form_is_shown_beside_its_field_and_nothing_is_started(instance):
+    w = await seed(instance)
+    path = f"/p/{w.ids['thread']}/small-group"
+    async with instance.client() as alice:
+        await log_in(alice, "alice")
+        for data, field_name in (({"title": " ", "rules": "Be kind."}, "title"),
+                                 ({"title": "Owls", "description": "x" * 5001}, "description"),
+                                 ({"title": "Owls", "rules": "\n".join(f"Rule {n}" for n in range(30))}, "rules")):
+            answer = await submit(alice, path, path, data)
+            assert answer.status_code == 400, field_name
+            assert f'id="{field_name}-error"' in answer.text, field_name
+            assert answer.text.count('class="field-message"') == 1
+    async with instance.sessions() as session:
+        assert await session.scalar(select(Community.id).where(Community.members_only.is_(True))) is None
