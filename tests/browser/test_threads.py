@@ -58,7 +58,7 @@ async def test_joining_writing_replying_and_reading_a_long_thread(instance, page
     await page.keyboard.type("First time posting")
     await page.keyboard.press("Tab")
     await page.keyboard.type("I'm not sure how to start.\n\nBut here I am.")
-    assert await page.get_by_label("Language").input_value() == "en"
+    assert await page.get_by_label("Language of your post").input_value() == "en"
     await press_on(page, page.locator(".cw-field summary"), " ")
     await page.get_by_label("Content warning").focus()
     await page.keyboard.type("anxiety")
