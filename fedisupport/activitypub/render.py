@@ -167,7 +167,7 @@ def _group_fields(actor: Actor, community: Community) -> dict[str, Any]:
         # Lemmy's convention (FEP-1b12): moderators are the members of this collection.
         "attributedTo": collection_id(actor, "moderators"),
         # A locked account in Mastodon; a private community in Lemmy. Both fit approval-only groups.
-        "manuallyApprovesFollowers": community.requires_approval or community.members_only,
+        "manuallyApprovesFollowers": bool(community.requires_approval or community.members_only),
         # A small group is found through an invitation, never in a directory.
         "discoverable": not community.members_only,
         "postingRestrictedToMods": False,
