@@ -33,6 +33,7 @@ def create_templates(settings: Settings) -> Jinja2Templates:
     # translation and fills %(name)s placeholders itself. The callables look up the language
     # web/locale.py chose for this request (docs/i18n.md).
     templates.env.add_extension("jinja2.ext.i18n")
+    templates.env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks may wrap over lines
     templates.env.install_gettext_callables(i18n.template_gettext, i18n.template_ngettext, newstyle=True)
     templates.env.filters["format_date"] = i18n.format_date
     return templates

@@ -14,6 +14,7 @@ from ..settings import Settings
 from . import posting
 from .errors import DomainError
 from .held import hold_post
+from ..i18n import _
 
 
 def _admitted(decision: Decision, content_warning: str | None) -> str | None:
@@ -62,7 +63,7 @@ async def write_reply(session: AsyncSession, settings: Settings, author: Actor, 
 
 def _check_author(post: Post, actor: Actor) -> None:
     if post.author_id != actor.id or not post.local:
-        raise DomainError("Only the person who wrote a post can change it.")
+        raise DomainError(_("Only the person who wrote a post can change it."))
 
 
 async def edit(session: AsyncSession, settings: Settings, actor: Actor, post: Post, *, body: str,

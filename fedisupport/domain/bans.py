@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Community, CommunityBan, utcnow
 from .pseudonym_links import same_person
+from ..i18n import lazy_gettext
 
-BANNED_MESSAGE = ("The moderators of this community have stopped this account from posting here, "
+BANNED_MESSAGE = lazy_gettext("The moderators of this community have stopped this account from posting here, "
                   "so this couldn't be sent.")
 
 

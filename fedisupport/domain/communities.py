@@ -13,6 +13,7 @@ from ..outbox.publish import publish
 from ..settings import Settings
 from . import moderation
 from .errors import DomainError
+from ..i18n import _
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5_000
@@ -39,14 +40,14 @@ class CommunitySettings:
         if not title:
             raise DomainError("A community needs a title.")
         if len(title) > MAX_TITLE:
-            raise DomainError(f"Please keep the title to {MAX_TITLE} characters or fewer.")
+            raise DomainError(_("Please keep the title to %(max)s characters or fewer.", max=MAX_TITLE))
         if len(self.description) > MAX_DESCRIPTION:
-            raise DomainError(f"Please keep the description to {MAX_DESCRIPTION} characters or fewer.")
+            raise DomainError(_("Please keep the description to %(max)s characters or fewer.", max=MAX_DESCRIPTION))
         if self.microblog_distribution not in DISTRIBUTIONS:
-            raise DomainError("Choose what people following from Mastodon see.")
+            raise DomainError(_("Choose what people following from Mastodon see."))
         rules = tuple(r.strip() for r in self.rules if r.strip())
         if len(rules) > MAX_RULES or any(len(r) > MAX_RULE for r in rules):
-            raise DomainError(f"Up to {MAX_RULES} rules, each at most {MAX_RULE} characters.")
+            raise DomainError(_("Up to %(rules)s rules, each at most %(max)s characters.", rules=MAX_RULES, max=MAX_RULE))
         languages = " ".join(dict.fromkeys(tag.lower() for tag in self.languages.replace(",", " ").split()
                                            if 1 < len(tag) <= 16))
         return CommunitySettings(title, self.description.strip(), languages, self.requires_approval,

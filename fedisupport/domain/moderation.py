@@ -40,6 +40,7 @@ from ..settings import Settings
 from . import accounts, following, posting
 from .bans import active_ban, in_force
 from .errors import Conflict, DomainError, NotFound
+from ..i18n import _
 
 MOD_ROLES = (OWNER, MODERATOR)
 # Logged for admins, never shown on the public modlog: who joins a support community is private,
@@ -57,7 +58,7 @@ class NotAllowed(DomainError):
 def clean_reason(text: str | None, limit: int = MAX_REASON) -> str:
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(text) > limit:
-        raise DomainError(f"Please keep the reason to {limit} characters or fewer.")
+        raise DomainError(_("Please keep the reason to %(max)s characters or fewer.", max=limit))
     return text
 
 
@@ -161,7 +162,7 @@ async def appoint(session: AsyncSession, settings: Settings, by: Actor, communit
     if not await may_manage_moderators(session, by, community):
         raise NotAllowed("Only the community's owner or an admin can appoint moderators.")
     if person.kind != PERSON or person.deleted_at is not None or person.suspended:
-        raise DomainError("Only a person with an active account can be a moderator.")
+        raise DomainError(_("Only a person with an active account can be a moderator."))
     if await active_ban(session, community.actor_id, person.id):
         raise DomainError(f"{person.handle} is banned from this community. Lift the ban first.")
     membership = await session.scalar(select(Membership).where(Membership.community_id == community.id,
@@ -189,7 +190,7 @@ async def dismiss(session: AsyncSession, settings: Settings, by: Actor, communit
     if membership is None or membership.role not in MOD_ROLES:
         raise NotFound(f"{person.handle} isn't a moderator here.")
     if membership.role == OWNER:
-        raise DomainError("The community's owner stays a moderator.")
+        raise DomainError(_("The community's owner stays a moderator."))
     membership.role = MEMBER
     await session.flush()
     await _log(session, by, community, "dismiss", target_actor_id=person.id)
@@ -290,7 +291,7 @@ async def remove_post(session: AsyncSession, settings: Settings, moderator: Acto
         await require_moderator(session, moderator, community)
     reason = clean_reason(reason)
     if post.state == DELETED:
-        raise DomainError("That post was deleted by the person who wrote it.")
+        raise DomainError(_("That post was deleted by the person who wrote it."))
     was = post.state
     if was == REMOVED:
         return None
@@ -335,7 +336,7 @@ async def restore_post(session: AsyncSession, settings: Settings, moderator: Act
 
 def _require_thread(post: Post) -> None:
     if not post.is_thread:
-        raise DomainError("Only a whole thread can be locked or pinned.")
+        raise DomainError(_("Only a whole thread can be locked or pinned."))
 
 
 async def lock_thread(session: AsyncSession, settings: Settings, moderator: Actor, thread: Post, *, locked: bool,
@@ -372,7 +373,7 @@ async def pin_thread(session: AsyncSession, settings: Settings, moderator: Actor
     if thread.pinned == pinned:
         return None
     if pinned and thread.state != PUBLISHED:
-        raise DomainError("Only a published thread can be pinned.")
+        raise DomainError(_("Only a published thread can be pinned."))
     thread.pinned = pinned
     await session.flush()
     entry = await _log(session, moderator, community, "pin" if pinned else "unpin", target_post=thread,
@@ -404,7 +405,7 @@ async def set_slow_mode(session: AsyncSession, moderator: Actor, thread: Post, s
     community = await community_of(session, thread)
     await require_moderator(session, moderator, community)
     if not 0 <= seconds <= MAX_SLOW_MODE:
-        raise DomainError("Slow mode can be at most one reply a day.")
+        raise DomainError(_("Slow mode can be at most one reply a day."))
     reason = clean_reason(reason)
     if thread.slow_mode_seconds == seconds:
         return None
@@ -451,13 +452,13 @@ async def ban(session: AsyncSession, settings: Settings, moderator: Actor, commu
     if received is None:
         await require_moderator(session, moderator, community)
         if person.id == moderator.id:
-            raise DomainError("You can't ban yourself.")
+            raise DomainError(_("You can't ban yourself."))
         if person.kind != PERSON:
-            raise DomainError("Only a person can be banned from a community.")
+            raise DomainError(_("Only a person can be banned from a community."))
         if await role_in(session, person, community) in MOD_ROLES:
             raise DomainError(f"{person.handle} is a moderator here. Dismiss them first.")
         if expires_at is not None and expires_at <= now:
-            raise DomainError("The ban would end before it starts. Please choose a later date.")
+            raise DomainError(_("The ban would end before it starts. Please choose a later date."))
     entry = await session.scalar(select(CommunityBan).where(CommunityBan.community_id == community.id,
                                                             CommunityBan.actor_id == person.id))
     if entry is None:
@@ -525,7 +526,7 @@ async def suspend(session: AsyncSession, admin: Actor, actor: Actor, reason: str
     if not await is_admin(session, admin):
         raise NotAllowed("Only an admin can suspend an account on this instance.")
     if actor.local:
-        raise DomainError("Accounts on this instance are managed on the admin pages, not suspended from here.")
+        raise DomainError(_("Accounts on this instance are managed on the admin pages, not suspended from here."))
     reason = clean_reason(reason)
     if actor.suspended == suspended:
         return None
@@ -547,7 +548,7 @@ async def create_report(session: AsyncSession, *, reporter: Actor | None, reason
                         post: Post | None = None, target: Actor | None = None, ap_id: str | None = None) -> Report:
     """A report about a post (and so its author) or an account. Welfare reports are urgent."""
     if category not in REPORT_CATEGORIES:
-        raise DomainError("Please choose what kind of concern this is.")
+        raise DomainError(_("Please choose what kind of concern this is."))
     reason = clean_reason(reason)
     if post is None and target is None:
         raise DomainError("A report needs a post or an account.")
@@ -606,7 +607,7 @@ async def forward_report(session: AsyncSession, settings: Settings, moderator: A
     if target is None:
         raise NotFound("The reported account is gone.")
     if target.local:
-        raise DomainError("That account lives on this instance, so there is nowhere to forward the report to.")
+        raise DomainError(_("That account lives on this instance, so there is nowhere to forward the report to."))
     comment = clean_reason(comment) or report.reason
     post = await session.get(Post, report.post_id) if report.post_id else None
     posts = [post] if post is not None and not post.local and post.author_id == target.id else []

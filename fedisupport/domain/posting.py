@@ -22,6 +22,7 @@ from ..settings import Settings
 from ..text import plain_text, render_markdown
 from .bans import BANNED_MESSAGE, active_ban
 from .errors import DomainError, NotFound
+from ..i18n import gettext, lazy_gettext
 
 MAX_TITLE = 300
 MAX_BODY = 20_000
@@ -33,17 +34,17 @@ def _check_text(body: str, title: str | None, content_warning: str | None) -> tu
     title = (title or "").strip() or None
     content_warning = (content_warning or "").strip() or None
     if not body:
-        raise DomainError("Write something first: the post is empty.")
+        raise DomainError(gettext("Write something first: the post is empty."))
     if len(body) > MAX_BODY:
-        raise DomainError(f"A post can be at most {MAX_BODY} characters.")
+        raise DomainError(gettext("A post can be at most %(max)s characters.", max=MAX_BODY))
     if title and len(title) > MAX_TITLE:
-        raise DomainError(f"A title can be at most {MAX_TITLE} characters.")
+        raise DomainError(gettext("A title can be at most %(max)s characters.", max=MAX_TITLE))
     if content_warning and len(content_warning) > MAX_CW:
-        raise DomainError(f"A content warning can be at most {MAX_CW} characters.")
+        raise DomainError(gettext("A content warning can be at most %(max)s characters.", max=MAX_CW))
     return body, title, content_warning
 
 
-MEMBERS_ONLY_MESSAGE = "Only the group's members can write here."
+MEMBERS_ONLY_MESSAGE = lazy_gettext("Only the group's members can write here.")
 
 
 async def _member(session: AsyncSession, author: Actor, group_actor_id: int | None) -> bool:
@@ -108,10 +109,10 @@ async def reply(
     """A reply by one of our people to a thread or to a reply in it."""
     body, _, content_warning = _check_text(body, None, content_warning)
     if parent.state != PUBLISHED:
-        raise DomainError("That post is no longer here, so it can't be replied to.")
+        raise DomainError(gettext("That post is no longer here, so it can't be replied to."))
     thread = await thread_of(session, parent)
     if thread.locked:
-        raise DomainError("This thread is locked: the moderators have closed it to new replies.")
+        raise DomainError(gettext("This thread is locked: the moderators have closed it to new replies."))
     if await active_ban(session, thread.community_id, author.id):
         raise DomainError(BANNED_MESSAGE)
     if thread.visibility == MEMBERS and not await _member(session, author, thread.community_id):
@@ -208,7 +209,7 @@ async def edit_post(session: AsyncSession, post: Post, *, body: str | None = Non
                     title: str | None = None, content_warning: str | None = None) -> Post:
     """Change a post's text: Markdown for our own posts, sanitised HTML for remote ones."""
     if post.state == DELETED:
-        raise DomainError("That post was deleted.")
+        raise DomainError(gettext("That post was deleted."))
     if body is not None:
         body, title, content_warning = _check_text(body, title if post.is_thread else None, content_warning)
         post.source = body
@@ -267,7 +268,7 @@ async def set_state(session: AsyncSession, post: Post, state: str) -> bool:
     if state not in MODERATION_STATES:
         raise ValueError(f"not a moderation state: {state}")
     if post.state == DELETED:
-        raise DomainError("That post was deleted by the person who wrote it.")
+        raise DomainError(gettext("That post was deleted by the person who wrote it."))
     if post.state == state:
         return False
     was_visible = post.state == PUBLISHED
@@ -286,7 +287,7 @@ async def hold(session: AsyncSession, post: Post) -> bool:
 async def add_like(session: AsyncSession, actor: Actor, post: Post, ap_id: str | None = None) -> bool:
     """Count support for a post once per actor; False when it was counted already."""
     if post.state != PUBLISHED:
-        raise DomainError("That post is no longer here.")
+        raise DomainError(gettext("That post is no longer here."))
     result = await session.execute(
         _insert(session)(Like).values(post_id=post.id, actor_id=actor.id, ap_id=ap_id, created_at=utcnow())
         .on_conflict_do_nothing()

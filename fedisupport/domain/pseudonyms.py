@@ -50,6 +50,7 @@ from ..settings import Settings
 from . import accounts
 from .bans import in_force
 from .errors import DomainError, NotFound
+from ..i18n import gettext, lazy_gettext
 
 log = logging.getLogger("fedisupport.pseudonyms")
 
@@ -74,11 +75,11 @@ class PseudonymError(DomainError):
     """About posting under a pseudonym; the compose forms show it next to that choice."""
 
 
-NOT_ALLOWED = "This community doesn't offer pseudonyms, so this wasn't posted. Your words are still here."
-JOIN_FIRST = ("Pseudonyms here are for members of this community. Please join it first; your words are still "
+NOT_ALLOWED = lazy_gettext("This community doesn't offer pseudonyms, so this wasn't posted. Your words are still here.")
+JOIN_FIRST = lazy_gettext("Pseudonyms here are for members of this community. Please join it first; your words are still "
               "here to post afterwards.")
-SUSPENDED = "Your pseudonym in this community is suspended, so it can't post right now."
-GIVES_YOU_AWAY = ("That's too close to the name people know you by here: as your pseudonym's name it would give "
+SUSPENDED = lazy_gettext("Your pseudonym in this community is suspended, so it can't post right now.")
+GIVES_YOU_AWAY = lazy_gettext("That's too close to the name people know you by here: as your pseudonym's name it would give "
                   "you away. Please choose another, or leave it empty and we'll make one up.")
 
 
@@ -96,7 +97,7 @@ def check_display_name(text: str | None, real: Actor) -> str | None:
     if not name:
         return None
     if len(name) > MAX_DISPLAY_NAME:
-        raise PseudonymError(f"Please keep your pseudonym's name to {MAX_DISPLAY_NAME} characters or fewer.")
+        raise PseudonymError(gettext("Please keep your pseudonym's name to %(max)s characters or fewer.", max=MAX_DISPLAY_NAME))
     given = _comparable(name)
     for own in {_comparable(real.username), _comparable(real.display_name or "")}:
         # Their own name, or a name with it inside (short names only when exact: "Ann" in "Joanne").
@@ -118,7 +119,7 @@ async def generate_name(session: AsyncSession, settings: Settings) -> str:
         name = f"{secrets.choice(ADJECTIVES)}_{secrets.choice(NOUNS)}_{10 + secrets.randbelow(top - 9)}"
         if await accounts.local_actor_by_name(session, settings, name) is None:
             return name
-    raise DomainError("We couldn't find a free name for your pseudonym just now. Please try again.")
+    raise DomainError(gettext("We couldn't find a free name for your pseudonym just now. Please try again."))
 
 
 # --- who is behind what (only for the person themself and for moderators) -------------------------
@@ -346,7 +347,7 @@ async def suspend(session: AsyncSession, admin: Actor, community: Community, pse
         user = await session.get(User, row.user_id)
         owner = await session.get(Actor, user.actor_id)
         if owner.id == admin.id:
-            raise DomainError("You can't suspend your own account.")
+            raise DomainError(gettext("You can't suspend your own account."))
         if owner.suspended != suspended:
             owner.suspended = suspended
             session.add(ModAction(moderator_id=admin.id, community_id=None,

@@ -27,6 +27,7 @@ from ..domain.account_deletion import LastAdmin, delete_account
 from ..domain.errors import Conflict, DomainError
 from ..models import PERSON, Actor, User
 from . import auth
+from ..i18n import _, lazy_gettext, ngettext
 
 MAX_PASSWORD_LENGTH: Final = 1000
 MAX_DISPLAY_NAME_LENGTH: Final = 100
@@ -37,23 +38,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # What people read when something needs changing. Plain, warm, and saying what to do next.
 MESSAGES: Final = {
-    "username_format": "Please use 1 to 30 lowercase letters, numbers or underscores, like quiet_river.",
-    "username_reserved": "That name is kept for the people who run this site. Please choose another.",
-    "username_taken": "Someone here already uses that name. Please choose another.",
-    "password_short": (f"Please use at least {accounts.MIN_PASSWORD_LENGTH} characters. "
-                       "A few words in a row are easy to remember and hard to guess."),
-    "password_long": f"Please use at most {MAX_PASSWORD_LENGTH} characters.",
-    "password_mismatch": "The two passwords don't match. Please type them again.",
-    "invite_missing": "Please enter the invite code you were given.",
-    "invite_invalid": ("That invite code isn't working. It may have been used up or have expired. "
-                       "Please check it, or ask the person who gave it to you for a new one."),
-    "login_failed": "That name and password don't match an account here. Please check them and try again.",
-    "current_password_wrong": "That isn't your current password. Please try again.",
-    "display_name_long": f"Please keep your display name to {MAX_DISPLAY_NAME_LENGTH} characters or fewer.",
-    "bio_long": f"Please keep this to {MAX_BIO_LENGTH} characters or fewer.",
-    "confirm_mismatch": "That isn't your username. Type it exactly as shown to delete your account.",
-    "last_admin": ("You're the only admin here, so nobody else could look after this site. "
-                   "Please ask whoever hosts it to add another admin first."),
+    # Translated when shown (lazy_gettext), in the language of the page.
+    "username_format": lazy_gettext("Please use 1 to 30 lowercase letters, numbers or underscores, like quiet_river."),
+    "username_reserved": lazy_gettext("That name is kept for the people who run this site. Please choose another."),
+    "username_taken": lazy_gettext("Someone here already uses that name. Please choose another."),
+    "password_short": lazy_gettext("Please use at least %(min)s characters. "
+                                   "A few words in a row are easy to remember and hard to guess.",
+                                   min=accounts.MIN_PASSWORD_LENGTH),
+    "password_long": lazy_gettext("Please use at most %(max)s characters.", max=MAX_PASSWORD_LENGTH),
+    "password_mismatch": lazy_gettext("The two passwords don't match. Please type them again."),
+    "invite_missing": lazy_gettext("Please enter the invite code you were given."),
+    "invite_invalid": lazy_gettext("That invite code isn't working. It may have been used up or have expired. "
+                                   "Please check it, or ask the person who gave it to you for a new one."),
+    "login_failed": lazy_gettext("That name and password don't match an account here. Please check them and try again."),
+    "current_password_wrong": lazy_gettext("That isn't your current password. Please try again."),
+    "display_name_long": lazy_gettext("Please keep your display name to %(max)s characters or fewer.",
+                                      max=MAX_DISPLAY_NAME_LENGTH),
+    "bio_long": lazy_gettext("Please keep this to %(max)s characters or fewer.", max=MAX_BIO_LENGTH),
+    "confirm_mismatch": lazy_gettext("That isn't your username. Type it exactly as shown to delete your account."),
+    "last_admin": lazy_gettext("You're the only admin here, so nobody else could look after this site. "
+                               "Please ask whoever hosts it to add another admin first."),
 }
 
 
@@ -115,8 +119,10 @@ def _check_new_password(password: str, again: str, errors: dict[str, str], field
 
 def _wait_message(seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
-    return (f"There have been several tries in a row, so we've paused logins for this name for a little while "
-            f"to keep the account safe. Please try again in about {minutes} minute{'' if minutes == 1 else 's'}.")
+    return ngettext("There have been several tries in a row, so we've paused logins for this name for a little while "
+                    "to keep the account safe. Please try again in about %(num)s minute.",
+                    "There have been several tries in a row, so we've paused logins for this name for a little while "
+                    "to keep the account safe. Please try again in about %(num)s minutes.", minutes)
 
 
 # --- sign up ---------------------------------------------------------------------------------
@@ -356,7 +362,7 @@ async def admin_set_mode(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     mode = _field(form, "mode", 16)
     if mode not in registration.REGISTRATION_MODES:
-        raise HTTPException(400, "Please choose one of the ways people can sign up.")
+        raise HTTPException(400, _("Please choose one of the ways people can sign up."))
     async with db.transaction(request.app.state.sessions) as session:
         await registration.set_registration_mode(session, mode)
     return redirect(request, "/admin/registrations?done=mode")
@@ -366,7 +372,7 @@ def _user_id(request: Request) -> int:
     try:
         return int(request.path_params["user_id"])
     except ValueError:
-        raise HTTPException(404, "We couldn't find that account.") from None
+        raise HTTPException(404, _("We couldn't find that account.")) from None
 
 
 @auth.admin_required

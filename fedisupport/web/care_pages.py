@@ -22,6 +22,7 @@ from ..models import CrisisPhrase, CrisisService, utcnow
 from ..models.care import SERVICE_KINDS
 from . import auth
 from .care import REGION_COOKIE, REGION_COOKIE_MAX_AGE, clean_region, crisis_resources
+from ..i18n import _
 
 KIND_LABELS = {"phone": "Phone", "text": "Text message", "chat": "Chat", "web": "Website"}
 LANGUAGE_LABELS = {"en": "English", "es": "Español", "hi": "हिन्दी", "ar": "العربية"}
@@ -86,7 +87,7 @@ async def after_post(request: Request) -> Response:
     async with request.app.state.sessions() as session:
         found = await load_post(session, post_id_of(request))
         if found is None:
-            raise HTTPException(404, "We couldn't find that post.")
+            raise HTTPException(404, _("We couldn't find that post."))
         post = found[0]
         site = await accounts.get_site(session)
         care = await crisis_resources(request, session)
@@ -105,13 +106,13 @@ def _service_id(request: Request) -> int:
     try:
         return int(request.path_params["service_id"])
     except ValueError:
-        raise HTTPException(404, "We couldn't find that service.") from None
+        raise HTTPException(404, _("We couldn't find that service.")) from None
 
 
 async def _service(session, request: Request) -> CrisisService:
     service = await session.get(CrisisService, _service_id(request))
     if service is None:
-        raise HTTPException(404, "We couldn't find that service.")
+        raise HTTPException(404, _("We couldn't find that service."))
     return service
 
 
@@ -208,7 +209,7 @@ async def admin_service_move(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     direction = _field(form, "direction", 8)
     if direction not in ("up", "down"):
-        raise HTTPException(400, "Please choose up or down.")
+        raise HTTPException(400, _("Please choose up or down."))
     async with db.transaction(request.app.state.sessions) as session:
         service = await _service(session, request)
         await directory.move(session, service, direction)
@@ -244,11 +245,11 @@ async def admin_phrase_add(request: Request) -> Response:
     language = _field(form, "language", 16).strip().lower()
     errors = {}
     if not phrases.clean_phrase(phrase) or not phrases.normalize(phrase):
-        errors["phrase"] = "Please write the words to look for."
+        errors["phrase"] = _("Please write the words to look for.")
     elif len(phrase.strip()) > phrases.MAX_PHRASE:
         errors["phrase"] = f"Please keep a phrase to {phrases.MAX_PHRASE} characters."
     if not directory.LANGUAGE_TAG.match(language):
-        errors["language"] = "Please choose a language."
+        errors["language"] = _("Please choose a language.")
     if errors:
         return await _phrases_page(request, errors=errors, values={"phrase": phrase, "language": language},
                                    status_code=400)
@@ -261,7 +262,7 @@ def _phrase_id(request: Request) -> int:
     try:
         return int(request.path_params["phrase_id"])
     except ValueError:
-        raise HTTPException(404, "We couldn't find that phrase.") from None
+        raise HTTPException(404, _("We couldn't find that phrase.")) from None
 
 
 async def _set_phrase_active(request: Request, active: bool) -> Response:
@@ -269,7 +270,7 @@ async def _set_phrase_active(request: Request, active: bool) -> Response:
     async with db.transaction(request.app.state.sessions) as session:
         found = await phrases.set_active(session, _phrase_id(request), active)
     if not found:
-        raise HTTPException(404, "We couldn't find that phrase.")
+        raise HTTPException(404, _("We couldn't find that phrase."))
     return _redirect(request, "/admin/care/phrases?done=" + ("on" if active else "off"))
 
 

@@ -14,6 +14,7 @@ from ..domain.errors import DomainError
 from ..models import Actor
 from . import auth
 from .thread_pages import page, redirect
+from ..i18n import _
 
 
 def _text(form, name: str, limit: int) -> str:
@@ -76,9 +77,9 @@ async def community_settings(request: Request) -> Response:
         site = await accounts.get_site(session)
         community = await accounts.community_by_name(session, name)
         if community is None:
-            raise HTTPException(404, "We couldn't find that community.")
+            raise HTTPException(404, _("We couldn't find that community."))
         if not await communities.may_configure(session, await session.get(Actor, me.actor.id), community):
-            raise HTTPException(403, "Only an admin or the community's owner can change its settings.")
+            raise HTTPException(403, _("Only an admin or the community's owner can change its settings."))
         current = communities.CommunitySettings(
             community.title, community.description, community.languages, community.requires_approval,
             community.microblog_distribution, tuple(await communities.rules_of(session, community)),

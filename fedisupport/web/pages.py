@@ -15,6 +15,7 @@ from ..models.content import MEMBERS, PUBLIC, PUBLISHED
 from . import auth
 from .care import crisis_resources
 from .paging import decode_cursor, encode_cursor
+from ..i18n import _
 
 log = logging.getLogger("fedisupport.web")
 
@@ -50,7 +51,7 @@ async def community_page(request: Request) -> Response:
         community = await accounts.community_by_name(session, name)
         community_actor = await session.get(Actor, community.actor_id) if community is not None else None
         if community is None or community_actor is None:
-            raise HTTPException(404, "We couldn't find that community.")
+            raise HTTPException(404, _("We couldn't find that community."))
         # A remote small group's members-only threads are listed for our people who are its members.
         members_reader = not community.local and await small_groups.may_read_members_only(
             session, me.actor if me else None, community.actor_id)

@@ -22,6 +22,7 @@ from ..domain.errors import DomainError
 from ..models import Actor, Pseudonym
 from . import auth
 from .account_pages import redirect, render
+from ..i18n import _
 
 NO_STORE: Final = "private, no-store"
 DONE: Final = {
@@ -32,8 +33,8 @@ DONE: Final = {
 
 
 def _forbidden() -> HTTPException:
-    return HTTPException(403, "This page is for the moderators of a community here. If you think you should "
-                              "have access, please ask an admin.")
+    return HTTPException(403, _("This page is for the moderators of a community here. If you think you should "
+                                "have access, please ask an admin."))
 
 
 async def _community_for_moderator(session, me: auth.CurrentUser, name: str):
@@ -74,15 +75,15 @@ async def community_pseudonyms(request: Request) -> Response:
 
 async def _suspend(session, viewer: Actor, community, form, action) -> str:
     if action not in ("suspend", "unsuspend"):
-        raise DomainError("Please choose one of the actions on this page.")
+        raise DomainError(_("Please choose one of the actions on this page."))
     try:
         actor_id = int(form.get("pseudonym") or "")
     except ValueError:
-        raise DomainError("Please choose a pseudonym from the list.") from None
+        raise DomainError(_("Please choose a pseudonym from the list.")) from None
     found = await session.scalar(select(Pseudonym).where(Pseudonym.actor_id == actor_id,
                                                          Pseudonym.community_id == community.id))
     if found is None:
-        raise DomainError("Please choose a pseudonym from the list.")
+        raise DomainError(_("Please choose a pseudonym from the list."))
     pseudonym = await session.get(Actor, actor_id)
     owner_too = form.get("owner_too") == "on"
     reason = form.get("reason") if isinstance(form.get("reason"), str) else ""

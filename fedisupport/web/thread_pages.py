@@ -29,6 +29,7 @@ from . import auth, translation_pages
 from .care import crisis_resources
 from .pages import render
 from .paging import decode_cursor, encode_cursor
+from ..i18n import gettext, lazy_gettext
 
 # Unlisted posts are public to anyone holding the link (Mastodon's replies arrive unlisted).
 SHOWN_VISIBILITY = (PUBLIC, UNLISTED)
@@ -44,7 +45,7 @@ TREE_MAX_DEPTH = 4
 # `?before=latest` opens the newest page of a long thread.
 LATEST = "latest"
 
-NOT_FOUND = "We couldn't find that post. It may have been removed."
+NOT_FOUND = lazy_gettext("We couldn't find that post. It may have been removed.")
 
 
 @dataclasses.dataclass
@@ -365,9 +366,9 @@ def _error_field(message: str) -> str:
     return "body"
 
 
-LOGGED_OUT = ("You're not logged in at the moment, so this wasn't posted. Your words are still here: "
+LOGGED_OUT = lazy_gettext("You're not logged in at the moment, so this wasn't posted. Your words are still here: "
               "copy them somewhere safe, log in, and post them again.")
-FORM_EXPIRED = ("For your safety we didn't post that: the page had been open a long time or came from "
+FORM_EXPIRED = lazy_gettext("For your safety we didn't post that: the page had been open a long time or came from "
                 "another site. Your words are still here. Please press the button again.")
 
 
@@ -408,7 +409,7 @@ async def post_page(request: Request) -> Response:
             raise HTTPException(404, NOT_FOUND)  # as if it did not exist: a 403 would say it does
         placeholder = placeholder_of(post, author)
         if placeholder and post.reply_count <= 0 and not (post.is_thread and post.thread_reply_count > 0):
-            raise HTTPException(404, "This post was deleted." if placeholder == "deleted" else NOT_FOUND)
+            raise HTTPException(404, gettext("This post was deleted.") if placeholder == "deleted" else NOT_FOUND)
         site = await accounts.get_site(session)
         viewer = me.actor if me else None
         if post.is_thread or post.thread_id in (None, post.id):
@@ -557,7 +558,7 @@ async def _community_and_actor(session: AsyncSession, name: str) -> tuple[Commun
     community = await accounts.community_by_name(session, name)
     actor = await session.get(Actor, community.actor_id) if community is not None else None
     if community is None or actor is None or actor.deleted_at is not None:
-        raise HTTPException(404, "We couldn't find that community.")
+        raise HTTPException(404, gettext("We couldn't find that community."))
     return community, actor
 
 
@@ -580,7 +581,7 @@ async def new_thread(request: Request) -> Response:
             community, _ = await _community_and_actor(session, request.path_params["name"])
             language = translation_pages.chosen_language(values["language"], community)
             if language is None:
-                raise DomainError("Please choose a language from the list.")
+                raise DomainError(gettext("Please choose a language from the list."))
             author = await session.get(Actor, me.actor.id)
             if values["pseudonym"]:
                 author = await pseudonyms.writer_for(session, settings, author, community, keys=keys,
@@ -615,7 +616,7 @@ async def _own_post(request: Request, session: AsyncSession, me: auth.CurrentUse
     post, author, thread = await _shown_post(session, post_id_of(request), me.actor)
     # `author` is who they act as: themself, or their pseudonym that wrote it.
     if await pseudonyms.author_acting_for(session, me.actor, post) is None:
-        raise HTTPException(403, "Only the person who wrote a post can change it.")
+        raise HTTPException(403, gettext("Only the person who wrote a post can change it."))
     return post, author, thread
 
 
@@ -672,7 +673,7 @@ async def delete_page(request: Request) -> Response:
                     community=community)
     form, me, problem = await _checked_form(request)
     if problem:
-        raise HTTPException(403, problem if me is not None else "Please log in to delete your post.")
+        raise HTTPException(403, problem if me is not None else gettext("Please log in to delete your post."))
     settings = request.app.state.settings
     async with db.transaction(request.app.state.sessions) as session:
         post, actor, thread = await _own_post(request, session, me)
@@ -708,10 +709,10 @@ async def _like_or_unlike(request: Request, undo: bool) -> Response:
             else:
                 author = await session.get(Actor, post.author_id)
                 if not is_visible(post, author) or not await may_read(session, actor, post):
-                    raise DomainError("That post is no longer here.")
+                    raise DomainError(gettext("That post is no longer here."))
                 if await pseudonyms.is_theirs(session, actor, author.id):
                     # Their own name on their pseudonym's post would pair the two in public.
-                    raise DomainError("That's your own post, written under your pseudonym.")
+                    raise DomainError(gettext("That's your own post, written under your pseudonym."))
                 await actions.like(session, settings, actor, post)
         except DomainError as exc:
             raise HTTPException(409, str(exc)) from None
