@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..activitypub.fetch import FetchError
+from ..db import write_transaction
 from ..activitypub.origin import host_of, same_origin
 from ..activitypub.vocab import APActor, Invalid, parse_actor
 from ..models import APPLICATION, GROUP, PERSON, Actor, Instance, utcnow
@@ -217,7 +218,9 @@ async def _fetch_key(services: Services, key_id: str) -> CachedKey:
         raise ActorUnavailable("the actor does not list this key as its own")
     if not same_origin(ap.id, key_id):
         raise ActorUnavailable("key and actor are on different hosts")
-    async with services.sessions() as session, session.begin():
+    # Read-then-write: on SQLite it queues for the write lock (a deferred transaction failed with
+    # "database is locked" when the inbox writer or the worker committed meanwhile).
+    async with write_transaction(services.sessions) as session:
         await store_actor(session, ap, services.keys)
     entry = CachedKey(key_id, ap.id, ap.public_key.pem)
     services.keys.put(entry)
