@@ -8,11 +8,13 @@ templates; `template_context` gives every page `page_lang`, `page_dir` and the s
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -21,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import i18n
 from ..models import Site, User
 from .care import parse_accept_language
+
+log = logging.getLogger("fedisupport.web")
 
 LANG_COOKIE = "fs_lang"
 LANG_COOKIE_MAX_AGE = 400 * 24 * 3600
@@ -45,8 +49,11 @@ async def _site_default(app: Any) -> str | None:
     sessions = getattr(app.state, "sessions", None)
     value = None
     if sessions is not None:
-        async with sessions() as db:
-            value = i18n.supported((await db.execute(select(Site.default_language).limit(1))).scalar())
+        try:
+            async with sessions() as db:
+                value = i18n.supported((await db.execute(select(Site.default_language).limit(1))).scalar())
+        except SQLAlchemyError:  # a database not set up yet must not turn every page into a 500
+            log.warning("could not read the site's default language", exc_info=True)
     app.state.site_language_cache = (value, now + SITE_DEFAULT_TTL)
     return value
 
