@@ -40,7 +40,7 @@ RESOURCE_URLS = """() => {
   for (const [tag, attr] of attrs) {
     for (const el of document.querySelectorAll(`${tag}[${attr}]`)) {
       const raw = el.getAttribute(attr);
-      const urls = attr === "srcset" ? raw.split(",").map(c => c.trim().split(/\s+/)[0]) : [raw];
+      const urls = attr === "srcset" ? raw.split(",").map(c => c.trim().split(/\\s+/)[0]) : [raw];
       for (const url of urls) found.push(`${tag}[${attr}]=${raw}|${new URL(url, document.baseURI).href}`);
     }
   }
