@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import housekeeping
 from .db import write_transaction
 from .domain.pseudonyms import retire_orphans as retire_pseudonyms
 from .inbox.backfill import run_requests as run_backfills
@@ -35,6 +36,7 @@ PAUSE_AFTER_FAILURE_DAYS = 7
 SOFTWARE_CHECK_EVERY = 5.0  # seconds
 BACKFILL_CHECK_EVERY = 2.0
 PSEUDONYMS_CHECK_EVERY = 600.0  # pseudonyms whose person left are retired days later; no hurry
+HOUSEKEEPING_EVERY = 3600.0  # handled rows are kept for days (housekeeping.py); hourly is plenty
 
 
 async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
@@ -135,6 +137,7 @@ class Worker:
         self._beside("software", SOFTWARE_CHECK_EVERY, lambda: refresh_software(self.services))
         self._beside("backfill", BACKFILL_CHECK_EVERY, lambda: run_backfills(self.services, claim))
         self._beside("pseudonyms", PSEUDONYMS_CHECK_EVERY, lambda: retire_pseudonyms(self.services))
+        self._beside("housekeeping", HOUSEKEEPING_EVERY, lambda: housekeeping.prune(self.services.sessions))
         return done
 
     def _beside(self, name: str, every: float, work) -> None:
