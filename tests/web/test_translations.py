@@ -178,11 +178,12 @@ async def test_the_reader_sees_the_translation_in_their_language(instance):
         assert '<h1 dir="auto">Un día difícil</h1>' in page and "Ha sido una semana larga." in page
         assert "It has been a long week." not in page
         assert re.search(rf'<article class="post opening" id="p-{tid}" lang="es"', page)
-        assert "Translated by a volunteer from English." in page
-        original = re.search(r'<a href="([^"]+)">Show original</a>', page).group(1)
+        # The interface follows the reader's Accept-Language too (docs/i18n.md).
+        assert "Traducido por una persona voluntaria; el original está en English." in page
+        original = re.search(r'<a href="([^"]+)">Ver el original</a>', page).group(1)
         back = (await client.get(html.unescape(original))).text
         assert '<h1 dir="auto">Struggling today</h1>' in back and "It has been a long week." in back
-        assert "Translated by a volunteer" not in back
+        assert "Traducido por una persona voluntaria" not in back
     async with instance.client(headers=ENGLISH) as client:
         page = (await client.get(f"/p/{tid}")).text
         assert '<h1 dir="auto">Struggling today</h1>' in page and "Translated by a volunteer" not in page
