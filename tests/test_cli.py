@@ -64,6 +64,9 @@ def test_init_then_admin_commands(tmp_path, db_env):
 
     mod = run(["admin", "make-moderator", "hope", "sam"], data, db_env)
     assert mod.returncode == 0, mod.stderr
+    # The same appointment as on the web: a second one is refused, and the modlog shows the first.
+    twice = run(["admin", "make-moderator", "hope", "sam"], data, db_env)
+    assert twice.returncode == 1 and "moderator here already" in twice.stderr and "Traceback" not in twice.stderr
 
     missing = run(["admin", "make-moderator", "nowhere", "sam"], data, db_env)
     assert missing.returncode == 1 and "no community named 'nowhere'" in missing.stderr

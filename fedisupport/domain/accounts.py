@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import urls
 from ..activitypub.signatures import generate_keypair
 from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Follow, Membership, Site, User
-from ..models.social import ACCEPTED, MODERATOR, OWNER
+from ..models.social import ACCEPTED, OWNER
 from ..settings import Settings
 from .errors import Conflict, DomainError, NotFound
 
@@ -156,22 +156,16 @@ async def community_by_name(session: AsyncSession, name: str) -> Community | Non
 
 
 async def make_moderator(session: AsyncSession, settings: Settings, community_name: str, username: str) -> Membership:
+    """Appoint by names, as the site's operator: logged in the modlog and federated like any appointment."""
+    from .moderation import appoint_by_operator  # moderation builds on this module
+
     community = await community_by_name(session, community_name)
     if community is None:
         raise NotFound(f"no community named {community_name!r}")
     actor = await local_actor_by_name(session, settings, username)
     if actor is None or actor.kind != PERSON:
         raise NotFound(f"no person named {username!r} on this instance")
-    membership = await session.scalar(
-        select(Membership).where(Membership.community_id == community.id, Membership.actor_id == actor.id)
-    )
-    if membership is None:
-        membership = Membership(community_id=community.id, actor_id=actor.id, role=MODERATOR)
-        session.add(membership)
-    elif membership.role != OWNER:
-        membership.role = MODERATOR
-    await session.flush()
-    return membership
+    return await appoint_by_operator(session, settings, community, actor)
 
 
 async def list_communities(session: AsyncSession, local_only: bool = True) -> list[Community]:

@@ -161,6 +161,19 @@ async def appoint(session: AsyncSession, settings: Settings, by: Actor, communit
     """Make someone (here or on another server) a moderator; federated as Add to `moderators`."""
     if not await may_manage_moderators(session, by, community):
         raise NotAllowed("Only the community's owner or an admin can appoint moderators.")
+    return await _appoint(session, settings, by, community, person)
+
+
+async def appoint_by_operator(session: AsyncSession, settings: Settings, community: Community,
+                              person: Actor) -> Membership:
+    """`fedisupport admin make-moderator`: the site's operator, who acts as no account, appoints."""
+    if not community.local:
+        raise NotAllowed("Moderators of a community on another server are chosen there.")
+    return await _appoint(session, settings, None, community, person)
+
+
+async def _appoint(session: AsyncSession, settings: Settings, by: Actor | None, community: Community,
+                   person: Actor) -> Membership:
     if person.kind != PERSON or person.deleted_at is not None or person.suspended:
         raise DomainError(_("Only a person with an active account can be a moderator."))
     if await active_ban(session, community.actor_id, person.id):

@@ -60,6 +60,10 @@ async def world(instance) -> World:
                                             title="Hard week", body="It has been a long week.")
         reply = await posting.reply(session, instance.settings, await w.actor(session, "cy"), thread, body="I hear you.")
         w.ids["thread"], w.ids["reply"] = thread.id, reply.id
+    async with instance.sessions() as session:
+        # What the setup itself logged and sent (mo's appointment); tests look only past it.
+        w.setup_action = await session.scalar(select(func.coalesce(func.max(ModAction.id), 0)))
+        w.setup_activity = await session.scalar(select(func.coalesce(func.max(OutboxActivity.id), 0)))
     return w
 
 
@@ -77,12 +81,14 @@ async def counts(world: World) -> tuple[int, int, int]:
 
 async def actions_logged(world: World) -> list[str]:
     async with world.instance.sessions() as session:
-        return list(await session.scalars(select(ModAction.action).order_by(ModAction.id)))
+        return list(await session.scalars(select(ModAction.action).where(ModAction.id > world.setup_action)
+                                          .order_by(ModAction.id)))
 
 
 async def sent(world: World, type_: str) -> list[dict]:
     async with world.instance.sessions() as session:
-        bodies = await session.scalars(select(OutboxActivity.body).where(OutboxActivity.type == type_)
+        bodies = await session.scalars(select(OutboxActivity.body).where(OutboxActivity.type == type_,
+                                                                          OutboxActivity.id > world.setup_activity)
                                        .order_by(OutboxActivity.id))
         return [json.loads(b) for b in bodies]
 
@@ -434,7 +440,8 @@ async def test_reports_reach_the_right_moderators_welfare_first(world):
     assert flag["to"] == ["https://far.example/users/rem"]
     async with world.instance.sessions() as session:
         assert (await session.get(Report, account)).forwarded_at is not None
-        assert await session.scalar(select(func.count(ModAction.id))) == 0  # reports are not modlog entries
+        # Reports are not modlog entries.
+        assert await session.scalar(select(func.count(ModAction.id)).where(ModAction.id > world.setup_action)) == 0
 
 
 # --- modlog ----------------------------------------------------------------------------------------
@@ -457,8 +464,9 @@ async def test_the_modlog_pages_newest_first_and_keeps_join_decisions_private(wo
     assert more and [e.action.action for e in first] == ["unlock", "lock", "unlock", "lock"]
     last = first[-1].action
     rest, more = await run(world, lambda s: page(s, (last.created_at, last.id)))
-    assert not more and [e.action.action for e in rest] == ["unlock", "lock"]
-    assert all(e.community.name == "hope" and e.post.id == world.ids["thread"] for e in first + rest)
+    # The oldest entry is the setup's: mo's appointment.
+    assert not more and [e.action.action for e in rest] == ["unlock", "lock", "appoint"]
+    assert all(e.community.name == "hope" and e.post.id == world.ids["thread"] for e in first + rest[:-1])
 
 
 async def test_a_removed_threads_boost_is_withdrawn_from_microblog_followers_and_comes_back(world):
@@ -503,3 +511,16 @@ async def test_nothing_is_sent_to_an_account_suspended_here(world):
         await moderation.suspend(session, await world.actor(session, "ada"), rem, "spam")
         assert inboxes_of([rem]) == []
     await run(world, check)
+
+
+async def test_the_operators_appointment_is_logged_and_federated_like_any_other(world):
+    async with world.instance.sessions() as session:
+        hope = await world.community(session)
+        entry = await session.scalar(select(ModAction).where(ModAction.community_id == hope.id,
+                                                             ModAction.action == "appoint",
+                                                             ModAction.target_actor_id == world.ids["mo"]))
+        group = await session.get(Actor, hope.actor_id)
+        sent = list(await session.scalars(select(OutboxActivity).where(OutboxActivity.actor_id == group.id,
+                                                                     OutboxActivity.type == "Add")))
+    assert entry is not None and entry.moderator_id is None  # the operator acts as no account
+    assert any(json.loads(activity.body)["object"].endswith("/u/mo") for activity in sent)
