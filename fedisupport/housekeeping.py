@@ -1,4 +1,4 @@
-"""Forgetting what is no longer needed: handled queue rows and ended sessions.
+"""Forgetting what is no longer needed: handled queue rows, ended sessions, deleted accounts' keys.
 
 A viral thread leaves millions of received activities (each with its whole JSON body and the
 sender's signature) and as many deliveries behind. Once handled they serve no one: keeping them
@@ -15,17 +15,20 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import db
-from .models import Delivery, InboxItem, utcnow
+from .models import Actor, Delivery, InboxItem, utcnow
 from .models.auth import WebSession
 from .models.queues import DONE, ERRORED, FAILED, GIVEN_UP, IGNORED, REJECTED, SENT, FetchRequest
 
 log = logging.getLogger("fedisupport.housekeeping")
 
 KEEP_HANDLED = dt.timedelta(days=7)
+# A deleted account's Delete is signed with its key at send time and retried for about three days
+# (outbox/deliver.py); after that nothing is ever signed as it again, so the key can go.
+KEEP_DELETED_KEYS = dt.timedelta(days=7)
 KEEP_FAILED = dt.timedelta(days=30)
 BATCH = 2_000
 MAX_BATCHES_PER_PASS = 50  # at most 100,000 rows of each kind per pass; the next pass goes on
@@ -58,7 +61,8 @@ async def _delete_batch(session: AsyncSession, rule: Rule, cutoff: dt.datetime) 
 
 
 async def prune(sessions: async_sessionmaker[AsyncSession], now: dt.datetime | None = None) -> dict[str, int]:
-    """Delete handled rows past their keeping time, and sessions that have ended; returns counts."""
+    """Delete handled rows past their keeping time, ended sessions and deleted accounts' private
+    keys; returns what was removed, by kind."""
     now = now or utcnow()
     removed: dict[str, int] = {}
     for rule in RULES:
@@ -73,6 +77,11 @@ async def prune(sessions: async_sessionmaker[AsyncSession], now: dt.datetime | N
     async with db.write_transaction(sessions) as session:
         result = await session.execute(delete(WebSession).where(WebSession.expires_at < now))
         removed["ended sessions"] = result.rowcount or 0
+        result = await session.execute(
+            update(Actor).where(Actor.local.is_(True), Actor.deleted_at < now - KEEP_DELETED_KEYS,
+                                Actor.private_key_pem.is_not(None))
+            .values(private_key_pem=None))
+        removed["private keys of deleted accounts"] = result.rowcount or 0
     if any(removed.values()):
         log.info("housekeeping removed %s", ", ".join(f"{n} {what}" for what, n in removed.items() if n))
     return removed

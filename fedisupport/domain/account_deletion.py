@@ -55,7 +55,8 @@ async def delete_account(session: AsyncSession, settings: Settings, user: User) 
     The actor row stays, marked deleted, so its URL answers 410 with a Tombstone and its name is
     never handed to someone else (other servers would mistake the newcomer for this person). Its
     private key stays too: the Delete is signed at send time, and peers check that signature
-    against the key they cached, so the key must outlive the deliveries.
+    against the key they cached, so the key must outlive the deliveries; housekeeping.py clears it
+    a week later.
     """
     actor = await session.get(Actor, user.actor_id)
     if actor is None or actor.deleted_at is not None:

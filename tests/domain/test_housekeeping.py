@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from fedisupport import db, housekeeping
@@ -17,6 +18,13 @@ DAY = dt.timedelta(days=1)
 async def ids_of(instance, model, column) -> set[str]:
     async with instance.sessions() as session:
         return set(await session.scalars(select(column)))
+
+
+@pytest.fixture
+async def instance(start_instance):
+    """No worker: it would handle the queued rows this test needs to stay queued."""
+    async with start_instance(run_worker_in_serve=False) as inst:
+        yield inst
 
 
 async def test_prune_forgets_only_what_has_served_its_time(instance, monkeypatch):
@@ -40,6 +48,10 @@ async def test_prune_forgets_only_what_has_served_its_time(instance, monkeypatch
         for label, age in ages.items():
             session.add(FetchRequest(purpose="backfill", url=f"https://r.test/t/{label}", state=DONE,
                                      next_attempt_at=now - age))
+        gone = await accounts.create_user(session, instance.settings, "gone", "a long enough password")
+        recently = await accounts.create_user(session, instance.settings, "recently", "a long enough password")
+        (await session.get(Actor, gone.actor_id)).deleted_at = now - 8 * DAY
+        (await session.get(Actor, recently.actor_id)).deleted_at = now - 2 * DAY  # its Delete may still be retried
         session.add(WebSession(id="ended", user_id=user.id, csrf_token="x", expires_at=now - DAY))
         session.add(WebSession(id="live", user_id=user.id, csrf_token="y", expires_at=now + DAY))
 
@@ -61,6 +73,11 @@ async def test_prune_forgets_only_what_has_served_its_time(instance, monkeypatch
     assert removed["received activities handled"] == 4
     assert removed["received activities that failed"] == 1
     assert removed["ended sessions"] == 1
+    async with instance.sessions() as session:
+        keys = dict((await session.execute(select(Actor.username, Actor.private_key_pem)
+                                           .where(Actor.username.in_(("ada", "gone", "recently"))))).all())
+    assert keys["gone"] is None and keys["recently"] and keys["ada"]
+    assert removed["private keys of deleted accounts"] == 1
 
     # A second pass finds nothing more to do.
     assert not any((await housekeeping.prune(instance.sessions, now=now)).values())
