@@ -70,7 +70,7 @@ async def check_post(session: AsyncSession, post: Post | None) -> str | None:
     session.add(Report(
         ap_id=None, reporter_id=None, target_actor_id=post.author_id, post_id=post.id,
         community_id=await _community_id(session, post), reason=REASON_PREFIX + found.phrase,
-        category="welfare", urgent=True, state="open", created_at=utcnow(),
+        category="welfare", urgent=True, automatic=True, state="open", created_at=utcnow(),
     ))
     await session.flush()
     log.info("crisis signal in post %s (%s): urgent welfare report filed", post.id, found.language)

@@ -583,8 +583,8 @@ async def create_report(session: AsyncSession, *, reporter: Actor | None, reason
 
 async def reports_since(session: AsyncSession, reporter: Actor | None, since: dt.datetime) -> int:
     """How many reports this person (None: anyone not signed in) made since a moment (rate limits)."""
-    condition = Report.reporter_id.is_(None) & Report.ap_id.is_(None) if reporter is None \
-        else Report.reporter_id == reporter.id
+    condition = Report.reporter_id.is_(None) & Report.ap_id.is_(None) & Report.automatic.is_(False) \
+        if reporter is None else Report.reporter_id == reporter.id
     return await session.scalar(select(func.count(Report.id)).where(condition, Report.created_at >= since)) or 0
 
 

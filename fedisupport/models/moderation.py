@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Id, Timestamp, utcnow
@@ -54,6 +55,8 @@ class Report(Base):
     # rule | welfare | spam | other
     category: Mapped[str] = mapped_column(String(16), default="other")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Filed by the instance itself (a crisis signal), not by a person: counts against no one's quota.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     state: Mapped[str] = mapped_column(String(16), default="open")
     resolution: Mapped[str | None] = mapped_column(Text)
     forwarded_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)

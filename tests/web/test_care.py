@@ -2,6 +2,7 @@
 matched a crisis signal (and its urgent welfare report), and the admin pages."""
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from html.parser import HTMLParser
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from fedisupport import care, db
-from fedisupport.domain import accounts
+from fedisupport.domain import accounts, moderation
 from fedisupport.models import CrisisPhrase, CrisisService, Post, Report
 from tests.web.test_threads import PASSWORD, csrf_from, log_in, seed, token_for
 
@@ -122,6 +123,10 @@ async def test_a_local_post_with_a_crisis_phrase_shows_the_services_and_files_an
     assert report.reporter_id is None and report.ap_id is None and report.forwarded_at is None
     assert report.reason == "crisis signal: i don't want to live"
     assert report.community_id == world.community_id and report.target_actor_id == world.people["bea"]
+    # Filed by the instance, not by a visitor: it uses none of the quota for reports without an account.
+    assert report.automatic
+    async with instance.sessions() as session:
+        assert await moderation.reports_since(session, None, report.created_at - dt.timedelta(minutes=1)) == 0
 
 
 async def test_a_new_thread_with_a_crisis_phrase_goes_through_the_support_page(instance):
