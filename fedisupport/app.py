@@ -19,7 +19,7 @@ from .worker import Worker
 from .settings import Settings, load_settings
 from . import i18n
 from .web import locale
-from .web import about_pages, account_pages, admin_pages, ap_routes, care_pages, community_settings_pages, discover_pages, inbox_routes, moderation_pages, pages, post_routes, pseudonym_pages, translation_pages
+from .web import about_pages, account_pages, admin_pages, password_reset_pages, ap_routes, care_pages, community_settings_pages, discover_pages, inbox_routes, moderation_pages, pages, post_routes, pseudonym_pages, translation_pages
 from .web.security_headers import SecurityHeaders
 
 log = logging.getLogger("fedisupport")
@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
                 await writer.stop()
 
     app = Starlette(
-        routes=[*inbox_routes.routes(), *discover_pages.routes(), *community_settings_pages.routes(), *ap_routes.routes(), *post_routes.routes(), *care_pages.routes(), *moderation_pages.routes(), *pseudonym_pages.routes(), *translation_pages.routes(), *pages.routes(), *locale.routes(), *account_pages.routes(), *admin_pages.routes(), *about_pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
+        routes=[*inbox_routes.routes(), *discover_pages.routes(), *community_settings_pages.routes(), *ap_routes.routes(), *post_routes.routes(), *care_pages.routes(), *moderation_pages.routes(), *pseudonym_pages.routes(), *translation_pages.routes(), *pages.routes(), *locale.routes(), *account_pages.routes(), *admin_pages.routes(), *about_pages.routes(), *password_reset_pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
         middleware=[Middleware(SecurityHeaders), Middleware(locale.LocaleMiddleware)],
         lifespan=lifespan,
         exception_handlers=pages.exception_handlers(),

@@ -266,6 +266,19 @@ def make_moderator(community: str, username: str) -> None:
     click.echo(f"@{username.lower()} now moderates {community.lower()}")
 
 
+@admin.command("reset-link")
+@click.argument("username")
+def reset_link(username: str) -> None:
+    """Make a one-time link for someone locked out to choose a new password."""
+    from .domain import password_resets
+
+    settings = _settings(require_file=not os.environ.get("FEDISUPPORT_DOMAIN"))
+    link = _run_db(settings, lambda session: password_resets.make_link(session, settings, username))
+    hours = int(password_resets.LIFETIME.total_seconds() // 3600)
+    click.echo(f"Send this link to @{username.strip().lstrip('@').lower()} privately. It works once, for {hours} hours:")
+    click.echo(link)
+
+
 @admin.command("list-communities")
 def list_communities() -> None:
     """List the communities on this instance."""

@@ -12,7 +12,7 @@ from tests.support.databases import using_postgres
 
 COMMANDS = [[], ["init"], ["serve"], ["migrate"], ["worker"], ["admin"], ["admin", "create-user"],
             ["admin", "create-community"], ["admin", "make-moderator"], ["admin", "list-communities"],
-            ["admin", "deliveries"]]
+            ["admin", "deliveries"], ["admin", "reset-link"]]
 
 
 def run(args: list[str], data_dir: Path, env: dict[str, str] | None = None, input: str | None = None):
@@ -70,6 +70,12 @@ def test_init_then_admin_commands(tmp_path, db_env):
 
     missing = run(["admin", "make-moderator", "nowhere", "sam"], data, db_env)
     assert missing.returncode == 1 and "no community named 'nowhere'" in missing.stderr
+
+    reset = run(["admin", "reset-link", "sam"], data, db_env)
+    assert reset.returncode == 0, reset.stderr
+    assert "https://support.example.org/reset/" in reset.stdout and "works once, for 24 hours" in reset.stdout
+    nobody = run(["admin", "reset-link", "nobody"], data, db_env)
+    assert nobody.returncode == 1 and "no account named nobody" in nobody.stderr
 
     listed = run(["admin", "list-communities"], data, db_env)
     assert listed.returncode == 0

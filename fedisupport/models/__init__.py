@@ -1,6 +1,6 @@
 """SQLAlchemy tables, storage only. Import from here so every table is registered."""
 from .actors import APPLICATION, GROUP, PERSON, Actor, Instance, Site, User
-from .auth import Invite, WebSession
+from .auth import Invite, PasswordReset, WebSession
 from .base import Base, utcnow
 from .care import CrisisPhrase, CrisisService
 from .content import Like, Post, Tombstone
@@ -14,5 +14,5 @@ from .translations import PostTranslation
 __all__ = [
     "APPLICATION", "GROUP", "PERSON", "Actor", "Base", "Community", "CommunityBan", "CrisisPhrase", "CrisisService", "KeywordRule", "Delivery", "DomainPolicy",
     "FetchRequest", "Follow", "GroupInvitation", "HeldItem", "InboxItem", "Instance", "Like", "Membership", "ModAction",
-    "OutboxActivity", "Post", "PostTranslation", "Pseudonym", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
+    "OutboxActivity", "PasswordReset", "Post", "PostTranslation", "Pseudonym", "Report", "Rule", "Site", "Tombstone", "User", "utcnow", "Invite", "WebSession",
 ]

@@ -1,4 +1,4 @@
-"""Logins in progress (web sessions) and the invite codes that let people sign up."""
+"""Logins in progress (web sessions), the invite codes that let people sign up, and password reset links."""
 from __future__ import annotations
 
 import datetime as dt
@@ -42,3 +42,19 @@ class Invite(Base):
     # None: the code never expires (it still runs out after max_uses).
     expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class PasswordReset(Base):
+    """A one-time link an admin makes for someone locked out of their account.
+
+    Like sessions, only the SHA-256 of the link's token is stored: the table alone opens nothing.
+    """
+
+    __tablename__ = "password_resets"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
