@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from . import db
 from .models import Actor, Delivery, InboxItem, utcnow
-from .models.auth import WebSession
+from .models.auth import PasswordReset, WebSession
 from .models.queues import DONE, ERRORED, FAILED, GIVEN_UP, IGNORED, REJECTED, SENT, FetchRequest
 
 log = logging.getLogger("fedisupport.housekeeping")
@@ -77,6 +77,8 @@ async def prune(sessions: async_sessionmaker[AsyncSession], now: dt.datetime | N
     async with db.write_transaction(sessions) as session:
         result = await session.execute(delete(WebSession).where(WebSession.expires_at < now))
         removed["ended sessions"] = result.rowcount or 0
+        result = await session.execute(delete(PasswordReset).where(PasswordReset.expires_at < now))
+        removed["expired password links"] = result.rowcount or 0
         result = await session.execute(
             update(Actor).where(Actor.local.is_(True), Actor.deleted_at < now - KEEP_DELETED_KEYS,
                                 Actor.private_key_pem.is_not(None))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from fedisupport import db, housekeeping
 from fedisupport.domain import accounts
 from fedisupport.models import Actor, Delivery, InboxItem, OutboxActivity, utcnow
-from fedisupport.models.auth import WebSession
+from fedisupport.models.auth import PasswordReset, WebSession
 from fedisupport.models.queues import DONE, ERRORED, GIVEN_UP, IGNORED, QUEUED, SENT, FetchRequest
 
 DAY = dt.timedelta(days=1)
@@ -52,6 +52,8 @@ async def test_prune_forgets_only_what_has_served_its_time(instance, monkeypatch
         recently = await accounts.create_user(session, instance.settings, "recently", "a long enough password")
         (await session.get(Actor, gone.actor_id)).deleted_at = now - 8 * DAY
         (await session.get(Actor, recently.actor_id)).deleted_at = now - 2 * DAY  # its Delete may still be retried
+        session.add(PasswordReset(token_hash="old", user_id=user.id, expires_at=now - DAY))
+        session.add(PasswordReset(token_hash="good", user_id=user.id, expires_at=now + DAY))
         session.add(WebSession(id="ended", user_id=user.id, csrf_token="x", expires_at=now - DAY))
         session.add(WebSession(id="live", user_id=user.id, csrf_token="y", expires_at=now + DAY))
 
@@ -70,6 +72,7 @@ async def test_prune_forgets_only_what_has_served_its_time(instance, monkeypatch
     }
     assert await ids_of(instance, FetchRequest, FetchRequest.url) == {"https://r.test/t/fresh"}
     assert await ids_of(instance, WebSession, WebSession.id) == {"live"}
+    assert await ids_of(instance, PasswordReset, PasswordReset.token_hash) == {"good"}
     assert removed["received activities handled"] == 4
     assert removed["received activities that failed"] == 1
     assert removed["ended sessions"] == 1
