@@ -32,6 +32,7 @@ from ..models import Actor, CommunityBan, InboxItem, Post, utcnow
 from ..models.queues import QUEUED
 from ..outbox.deliver import retry_delay
 from ..services import Services
+from . import bulk_likes
 from .context import NeedsNetwork, RetryLater
 from .process import Claimed, Outcome, failure_values, handle, mark_alive
 
@@ -89,10 +90,22 @@ async def _transaction(services: Services, ids: list[int]) -> tuple[list[int], l
     async with write_transaction(services.sessions) as session:
         items = await _own(session, ids)
         await _start_memo(session, items)
-        for n, (item, type_) in enumerate(items):
+        alone: set[int] = set()  # Likes the bulk path sent back: each through its handler
+        n = 0
+        while n < len(items):
             if n and loop.time() > deadline:
                 left = [later.id for later, _ in items[n:]] + left
                 break
+            run = _like_run(items, n, alone)
+            if len(run) > 1:
+                await _remember(session, [(item, "Like") for item in run])  # after a clear, or a new post
+                taken, others = await bulk_likes.apply(services, session, run)
+                outcomes += taken
+                alone.update(item.id for item in others)
+                items[n:n + len(run)] = [(item, "Like") for item in others]
+                continue
+            item, type_ = items[n]
+            n += 1
             try:
                 async with session.begin_nested():
                     outcome = await handle(services, session, item)
@@ -113,6 +126,16 @@ async def _transaction(services: Services, ids: list[int]) -> tuple[list[int], l
         await mark_alive(session, (outcome.host for _, outcome in outcomes))
         await _record(session, outcomes, failures)
     return left, needs_network
+
+
+def _like_run(items: list[tuple[Claimed, str]], start: int, alone: set[int]) -> list[Claimed]:
+    """The consecutive Likes from `start` on, for the bulk path (Likes commute with each other)."""
+    run = []
+    for item, type_ in items[start:]:
+        if type_ != "Like" or item.id in alone:
+            break
+        run.append(item)
+    return run
 
 
 async def _own(session: AsyncSession, ids: list[int]) -> list[tuple[Claimed, str]]:
@@ -136,6 +159,13 @@ async def _own(session: AsyncSession, ids: list[int]) -> list[tuple[Claimed, str
 async def _start_memo(session: AsyncSession, items: list[tuple[Claimed, str]]) -> None:
     """Read the batch's actors and the posts its Likes are for, one query each."""
     _clear_memo(session)
+    await _remember(session, items)
+
+
+async def _remember(session: AsyncSession, items: list[tuple[Claimed, str]]) -> None:
+    """Add to the memo the actors and liked posts of `items` it does not hold yet."""
+    known_actors = session.info["batch_memo"].get("actors", {})
+    known_posts = session.info["batch_memo"].get("posts", {})
     actor_ids: set[str] = set()
     liked: set[str] = set()
     for item, type_ in items:
@@ -146,21 +176,24 @@ async def _start_memo(session: AsyncSession, items: list[tuple[Claimed, str]]) -
         if not isinstance(doc, dict):
             continue
         actor = get_id(doc.get("actor"))
-        if isinstance(actor, str):
+        if isinstance(actor, str) and actor not in known_actors:
             actor_ids.add(actor)
         if type_ == "Like":
             target = get_id(doc.get("object"))
-            if isinstance(target, str):
+            if isinstance(target, str) and target not in known_posts:
                 liked.add(target)
     if actor_ids:
         memo = session.info["batch_memo"].setdefault("actors", {})
-        for actor in await session.scalars(select(Actor).where(Actor.ap_id.in_(actor_ids))):
+        found = list(await session.scalars(select(Actor).where(Actor.ap_id.in_(actor_ids))))
+        for actor in found:
             memo[actor.ap_id] = actor
         # Their community bans, for the policy's inbound check (policy/check.py _active_ban).
-        bans: dict[int, list[CommunityBan]] = {actor.id: [] for actor in memo.values()}
-        for ban in await session.scalars(select(CommunityBan).where(CommunityBan.actor_id.in_(list(bans)))):
-            bans[ban.actor_id].append(ban)
-        session.info["batch_memo"]["bans"] = bans
+        bans: dict[int, list[CommunityBan]] = session.info["batch_memo"].setdefault("bans", {})
+        bans.update({actor.id: [] for actor in found})
+        if found:
+            for ban in await session.scalars(select(CommunityBan).where(
+                    CommunityBan.actor_id.in_([actor.id for actor in found]))):
+                bans[ban.actor_id].append(ban)
     if liked:
         memo = session.info["batch_memo"].setdefault("posts", {})
         for post in await session.scalars(select(Post).where(Post.ap_id.in_(liked))):

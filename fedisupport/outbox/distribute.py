@@ -25,7 +25,7 @@ from ..policy.decisions import Verdict
 from ..models.content import MEMBERS
 from ..remote.instances import is_forum
 from ..settings import Settings
-from .publish import activity, inboxes_of, publish
+from .publish import activity, inboxes_of, publish, publish_many
 
 
 async def follower_inboxes(session: AsyncSession, target: Actor) -> tuple[list[str], list[str]]:
@@ -77,6 +77,22 @@ async def announce(session: AsyncSession, settings: Settings, community: Actor, 
         if new_thread or (row is not None and row.microblog_distribution == "all"):
             await publish(session, settings, community,
                           activity(settings, "Announce", community, boost_note, **audience), microblog)
+
+
+async def announce_likes(session: AsyncSession, settings: Settings, community: Actor,
+                         likes: list[dict[str, Any]]) -> None:
+    """`announce` for many Likes of public posts at once: what each one fans out to is the same
+    (forum followers only, no boost), so their Announces and deliveries are written together."""
+    forum, _ = await follower_inboxes(session, community)
+    if not forum:
+        return
+    passed = []
+    for like in likes:
+        if (await check_announce(session, get_id(like.get("actor")))).verdict != Verdict.REJECT:
+            passed.append(like)
+    audience = {"to": [AS_PUBLIC], "cc": [community.followers_url] if community.followers_url else []}
+    await publish_many(session, settings, community,
+                       [activity(settings, "Announce", community, like, **audience) for like in passed], forum)
 
 
 async def published_translations(session: AsyncSession, post: Post) -> list[PostTranslation]:

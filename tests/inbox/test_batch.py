@@ -15,12 +15,13 @@ import subprocess
 import sys
 from collections import Counter
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, text, update
 
 from fedisupport import db
 from fedisupport.activitypub.jsonld import AS_PUBLIC
 from fedisupport.domain import actions
-from fedisupport.models import Actor, Community, Follow, InboxItem, Instance, Like, OutboxActivity, Post, utcnow
+from fedisupport.models import Actor, Community, CommunityBan, Follow, InboxItem, Instance, Like, OutboxActivity, Post, utcnow
 from fedisupport.worker import Worker
 from tests.federation.test_follow import make_community, make_person
 from tests.support.remote import FakeRemote, signed_post
@@ -265,3 +266,61 @@ def _worker_process(inst) -> subprocess.Popen:
 async def _done_so_far(inst, total: int) -> bool:
     done = (await _states(inst))["done"]
     return done > 1  # the Follow was done before; any more means the worker committed a transaction
+
+
+async def test_a_run_of_likes_is_written_together_and_counted_once(start_instance):
+    async with start_instance(run_worker_in_serve=False) as inst, FakeRemote() as remote:
+        thread = await _thread(inst)
+        await _forum_follower(inst, remote)
+        names = [f"l{i}" for i in range(12)]
+        for name in names:
+            remote.add_actor(name)
+        # l0's Like was taken in an earlier batch; its second Like (another id) must not count again.
+        await _send(inst, remote, [("l0", remote.activity("l0", "Like", thread.ap_id))])
+        await _drain(inst)
+        again = remote.activity("l1", "Like", thread.ap_id)
+        activities = [(name, remote.activity(name, "Like", thread.ap_id)) for name in names]
+        activities += [("l1", again),  # the same Like re-sent
+                       ("l2", remote.activity("l2", "Like", thread.ap_id)),  # a second Like, another id
+                       ("l4", remote.activity("l4", "Like", remote.url("/notes/never-arrived")))]
+        await _send(inst, remote, activities)
+        async with db.transaction(inst.sessions) as session:  # l5 is banned from the community
+            community = await session.scalar(select(Community).where(Community.name == "hope"))
+            l5 = await session.scalar(select(Actor.id).where(Actor.ap_id == remote.url("/users/l5")))
+            session.add(CommunityBan(community_id=community.id, actor_id=l5, reason="spam"))
+
+        statements: list[str] = []
+
+        def seen(conn, cursor, statement, *args) -> None:
+            statements.append(statement)
+
+        sa_event.listen(inst.services.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            await _drain(inst)
+        finally:
+            sa_event.remove(inst.services.engine.sync_engine, "before_cursor_execute", seen)
+
+        async with inst.sessions() as session:
+            rows = {(json.loads(i.body)["actor"].rsplit("/", 1)[1], i.state, i.error)
+                    for i in await session.scalars(select(InboxItem).where(InboxItem.type == "Like"))}
+        assert any(r[0] == "l5" and r[1] == "rejected" and "banned from" in r[2] for r in rows), rows
+        assert any(r[0] == "l4" and r[1] == "queued" for r in rows), rows  # waits for its post
+        assert {r[1] for r in rows if r[0] not in ("l4", "l5")} == {"done"}, rows
+        thread_now = await _scalar(inst, select(Post).where(Post.id == thread.id))
+        assert thread_now.like_count == len(names) - 1  # all but the banned one, each once
+        counted = await assert_consistent(inst, remote)
+        assert counted == {"likes": len(names) - 1, "replies": 0}
+        # The run went in together: far fewer INSERTs into likes than Likes handled.
+        like_inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO LIKES")]
+        assert 1 <= len(like_inserts) <= 2, like_inserts
+        announces = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO OUTBOX_ACTIVITIES")]
+        assert len(announces) <= 2, announces
+
+        # The unknown post's Like, after its waits: ignored, nothing counted.
+        for _ in range(5):
+            async with db.transaction(inst.sessions) as session:
+                await session.execute(update(InboxItem).where(InboxItem.state == "queued")
+                                      .values(next_attempt_at=utcnow()))
+            await _drain(inst)
+        assert (await _states(inst))["queued"] == 0
+        assert await assert_consistent(inst, remote) == counted
