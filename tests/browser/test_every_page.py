@@ -21,7 +21,6 @@ from fedisupport import db
 from fedisupport.domain import accounts, moderation, posting
 from fedisupport.models import Actor
 
-from tests.browser.conftest import ARGS, CHROMIUM
 from tests.support.installs import npm_ci
 
 AXE_DIR = Path(__file__).parent / "axe"
@@ -224,30 +223,18 @@ STARTS = ["/", "/help", "/c/hope", "/find", "/login", "/signup", "/u/ben", "/mod
           "/nonexistent-page-for-the-404"]
 
 
-@pytest.fixture
-async def chromium():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
 @pytest.mark.parametrize("language", ["en", "es", "hi", "ar"])
-async def test_every_page_a_visitor_reaches_is_accessible_and_local(instance, chromium, axe_script, language):
+async def test_every_page_a_visitor_reaches_is_accessible_and_local(instance, browser, axe_script, language):
     where = await seed(instance)
-    findings = await crawl(chromium, axe_script, instance.base_url, STARTS + [where["thread"]], language=language,
+    findings = await crawl(browser, axe_script, instance.base_url, STARTS + [where["thread"]], language=language,
                            error_pages=frozenset({STARTS[-1]}))
     assert_clean(findings, minimum_pages=12)
 
 
 @pytest.mark.parametrize("language", ["en", "ar"])
-async def test_every_page_an_admin_and_moderator_reaches_is_accessible_and_local(instance, chromium, axe_script,
+async def test_every_page_an_admin_and_moderator_reaches_is_accessible_and_local(instance, browser, axe_script,
                                                                                  language):
     where = await seed(instance)
     starts = STARTS[:-1] + [where["thread"], "/settings/profile", "/admin", "/mod"]
-    findings = await crawl(chromium, axe_script, instance.base_url, starts, language=language, log_in_as="ada")
+    findings = await crawl(browser, axe_script, instance.base_url, starts, language=language, log_in_as="ada")
     assert_clean(findings, minimum_pages=40)
