@@ -34,7 +34,7 @@ from ..outbox.deliver import retry_delay
 from ..services import Services
 from . import bulk_likes
 from .context import NeedsNetwork, RetryLater
-from .process import Claimed, Outcome, failure_values, handle, mark_alive
+from .process import Claimed, Outcome, Refused, failure_values, handle, mark_alive
 
 log = logging.getLogger("fedisupport.inbox")
 LEASE = dt.timedelta(minutes=5)  # as the worker's claim
@@ -107,8 +107,11 @@ async def _transaction(services: Services, ids: list[int]) -> tuple[list[int], l
             item, type_ = items[n]
             n += 1
             try:
+                # One savepoint per activity: a refusal rolls back to it too (Refused).
                 async with session.begin_nested():
-                    outcome = await handle(services, session, item)
+                    outcome = await handle(services, session, item, own_savepoint=False)
+            except Refused as refused:
+                outcomes.append((item, refused.outcome))
             except NeedsNetwork:
                 needs_network.append(item.id)
             except RetryLater as exc:

@@ -45,8 +45,24 @@ class Outcome:
     host: str | None = None  # the sender's host, seen alive
 
 
-async def handle(services: Services, session: AsyncSession, item: Claimed) -> Outcome:
-    """Handle one activity in the caller's transaction. RetryLater and unexpected errors propagate."""
+class Refused(Exception):
+    """Raised by `handle(..., own_savepoint=False)` when the handler refused or ignored the
+    activity: the caller rolls back its savepoint (undoing whatever the handler wrote before it
+    said no) and records `outcome`."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
+async def handle(services: Services, session: AsyncSession, item: Claimed, *, own_savepoint: bool = True) -> Outcome:
+    """Handle one activity in the caller's transaction. RetryLater and unexpected errors propagate.
+
+    The handler runs in a savepoint of its own, so that a refusal undoes its writes and the
+    outcome is still recorded; a caller that already holds a savepoint for this activity (an
+    inbox batch) passes `own_savepoint=False` and gets `Refused` instead, saving a
+    SAVEPOINT/RELEASE pair per activity.
+    """
     try:
         activity = parse_activity(json.loads(item.body))
     except (Invalid, ValueError) as exc:
@@ -60,14 +76,22 @@ async def handle(services: Services, session: AsyncSession, item: Claimed) -> Ou
         raise RetryLater(exc.reason) from None
     if actor.suspended:
         return Outcome(REJECTED, "the actor is suspended here", actor.domain)
+    ctx = Context(services, session, activity, actor, item_id=item.id, attempts=item.attempts)
     try:
-        async with session.begin_nested():
-            await handler(Context(services, session, activity, actor, item_id=item.id, attempts=item.attempts))
+        if own_savepoint:
+            async with session.begin_nested():
+                await handler(ctx)
+        else:
+            await handler(ctx)
     except Rejected as exc:
-        return Outcome(REJECTED, exc.reason, actor.domain)
+        outcome = Outcome(REJECTED, exc.reason, actor.domain)
     except Ignored as exc:
-        return Outcome(IGNORED, str(exc), actor.domain)
-    return Outcome(DONE, None, actor.domain)
+        outcome = Outcome(IGNORED, str(exc), actor.domain)
+    else:
+        return Outcome(DONE, None, actor.domain)
+    if not own_savepoint:
+        raise Refused(outcome)
+    return outcome
 
 
 async def _actor(services: Services, session: AsyncSession, ap_id: str | None) -> Actor:
@@ -124,5 +148,5 @@ async def record_failure(services: Services, item_id: int, error: str, retry_in:
             log.warning("gave up on inbox item %s (%s): %s", item.id, item.ap_id, error)
 
 
-__all__ = ["Claimed", "NeedsNetwork", "Outcome", "RetryLater", "failure_values", "handle", "mark_alive", "process_item",
+__all__ = ["Claimed", "NeedsNetwork", "Outcome", "Refused", "RetryLater", "failure_values", "handle", "mark_alive", "process_item",
            "record_failure"]
