@@ -4,7 +4,7 @@ Called once for each new post, local (domain/actions.write_thread, write_reply) 
 (inbox/post_handlers.ingest). The post itself is never touched: it is published (or held) exactly
 as it would have been. The report stays on this instance; no Flag is sent anywhere.
 
-The report is what the moderators' queue reads (domain/moderation.open_reports): category
+The report is what the moderators' queue reads (domain/mod_queue.open_reports): category
 "welfare", urgent, no reporter (it came from the instance, not a person), about the post and its
 author, in the post's community when it has one here.
 """

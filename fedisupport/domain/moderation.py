@@ -1,4 +1,4 @@
-"""Volunteer moderation: who may moderate, what moderators do, and reports from readers and servers.
+"""Volunteer moderation: who may moderate, and what moderators do.
 
 Who: a community's owner and moderators (`memberships`), and the instance's admins everywhere.
 Owners and admins appoint and dismiss moderators. Admins alone suspend remote accounts.
@@ -15,29 +15,26 @@ only. `received=` is for the inbox: a remote moderator's activity, already verif
 FEP-1b12's rules by inbox/mod_handlers.py, is applied without the local permission check, and
 when the community is ours it is announced unchanged instead of being rewritten.
 
-Reports: from readers here (signed in or not), or from other servers' `Flag`s; welfare reports
-("I'm worried about this person") are urgent. A moderator can forward a report to the account's
-server as a `Flag` from our instance actor, and records how it was resolved.
+Reports are in domain/reports.py; what the queue and the modlog pages read, in domain/mod_queue.py.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import (PERSON, Actor, Community, CommunityBan, Follow, HeldItem, InboxItem, Membership, ModAction,
-                      Post, Report, User, utcnow)
+                      Post, User, utcnow)
 from ..models.content import DELETED, HELD, PUBLISHED, REMOVED
 from ..models.queues import QUEUED
 from ..models.social import MEMBER, MODERATOR, OWNER
 from ..outbox import distribute
 from ..outbox import moderation as outbox
 from ..settings import Settings
-from . import accounts, following, posting
+from . import following, posting
 from .bans import active_ban, in_force
 from .errors import Conflict, DomainError, NotFound
 from ..i18n import _
@@ -46,7 +43,6 @@ MOD_ROLES = (OWNER, MODERATOR)
 # Logged for admins, never shown on the public modlog: who joins a support community is private,
 # and so is which account is behind a pseudonym (domain/pseudonyms.suspend).
 PRIVATE_ACTIONS = frozenset({"approve_member", "decline_member", "suspend_owner", "unsuspend_owner"})
-REPORT_CATEGORIES = ("welfare", "rule", "spam", "other")
 MAX_REASON = 2000
 MAX_SLOW_MODE = 24 * 3600
 
@@ -554,193 +550,8 @@ async def suspended_accounts(session: AsyncSession, limit: int = 200) -> list[Ac
                                       .order_by(Actor.domain, Actor.username).limit(limit)))
 
 
-# --- reports -------------------------------------------------------------------------------------
-
-
-async def create_report(session: AsyncSession, *, reporter: Actor | None, reason: str, category: str,
-                        post: Post | None = None, target: Actor | None = None, ap_id: str | None = None) -> Report:
-    """A report about a post (and so its author) or an account. Welfare reports are urgent."""
-    if category not in REPORT_CATEGORIES:
-        raise DomainError(_("Please choose what kind of concern this is."))
-    reason = clean_reason(reason)
-    if post is None and target is None:
-        raise DomainError("A report needs a post or an account.")
-    if ap_id is not None:
-        existing = await session.scalar(select(Report).where(Report.ap_id == ap_id))
-        if existing is not None:
-            return existing
-    community = None
-    if post is not None:
-        target = await session.get(Actor, post.author_id)
-        community = await community_of(session, post)
-    report = Report(ap_id=ap_id, reporter_id=reporter.id if reporter else None, target_actor_id=target.id,
-                    post_id=post.id if post else None, community_id=community.id if community else None,
-                    reason=reason, category=category, urgent=category == "welfare", state="open", created_at=utcnow())
-    session.add(report)
-    await session.flush()
-    return report
-
-
-async def reports_since(session: AsyncSession, reporter: Actor | None, since: dt.datetime) -> int:
-    """How many reports this person (None: anyone not signed in) made since a moment (rate limits)."""
-    condition = Report.reporter_id.is_(None) & Report.ap_id.is_(None) & Report.automatic.is_(False) \
-        if reporter is None else Report.reporter_id == reporter.id
-    return await session.scalar(select(func.count(Report.id)).where(condition, Report.created_at >= since)) or 0
-
-
-async def may_handle_report(session: AsyncSession, actor: Actor, report: Report) -> bool:
-    community = await session.get(Community, report.community_id) if report.community_id else None
-    return await may_moderate(session, actor, community)
-
-
-async def _report_for(session: AsyncSession, actor: Actor, report_id: int) -> Report:
-    report = await session.get(Report, report_id)
-    if report is None or not await may_handle_report(session, actor, report):
-        raise NotFound("We couldn't find that report.")
-    return report
-
-
-async def resolve_report(session: AsyncSession, moderator: Actor, report_id: int, resolution: str = "") -> Report:
-    report = await _report_for(session, moderator, report_id)
-    if report.state == "resolved":
-        raise Conflict("Someone has already resolved this report.")
-    report.state = "resolved"
-    report.resolution = clean_reason(resolution) or "Looked at; nothing more to do."
-    report.resolved_by_id = moderator.id
-    report.resolved_at = utcnow()
-    await session.flush()
-    return report
-
-
-async def forward_report(session: AsyncSession, settings: Settings, moderator: Actor, report_id: int,
-                         comment: str = "") -> dict[str, Any]:
-    """Send the report to the account's own server, as Mastodon does: a Flag from our instance actor."""
-    report = await _report_for(session, moderator, report_id)
-    target = await session.get(Actor, report.target_actor_id) if report.target_actor_id else None
-    if target is None:
-        raise NotFound("The reported account is gone.")
-    if target.local:
-        raise DomainError(_("That account lives on this instance, so there is nowhere to forward the report to."))
-    comment = clean_reason(comment) or report.reason
-    post = await session.get(Post, report.post_id) if report.post_id else None
-    posts = [post] if post is not None and not post.local and post.author_id == target.id else []
-    instance = await accounts.ensure_instance_actor(session, settings)
-    doc = await outbox.send_flag(session, settings, instance, target, posts, comment)
-    report.forwarded_at = utcnow()
-    await session.flush()
-    return doc
-
-
-# --- what the pages read -------------------------------------------------------------------------
-
-
-@dataclass
-class HeldEntry:
-    held: HeldItem
-    community: Community | None
-    post: Post | None = None
-    author: Actor | None = None
-    thread: Post | None = None
-    follower: Actor | None = None
-    translation: Any = None  # kind "translation": the PostTranslation waiting, and who wrote it
-    translator: Actor | None = None
-
-
-@dataclass
-class ReportEntry:
-    report: Report
-    community: Community | None
-    target: Actor | None
-    post: Post | None
-    remote_reporter_host: str | None  # a Flag's server; reporters here are never named
-
-
-def _scope(column, community_ids: Sequence[int] | None):
-    return True if community_ids is None else column.in_(list(community_ids) or [-1])
-
-
-async def pending_held(session: AsyncSession, community_ids: Sequence[int] | None, *, kind: str | None = None,
-                       limit: int = 50) -> list[HeldEntry]:
-    """What waits for a decision, urgent first, then oldest first."""
-    query = (select(HeldItem).where(HeldItem.state == "pending", _scope(HeldItem.community_id, community_ids))
-             .order_by(HeldItem.urgent.desc(), HeldItem.created_at, HeldItem.id).limit(limit))
-    if kind is not None:
-        query = query.where(HeldItem.kind == kind)
-    entries = []
-    for held in await session.scalars(query):
-        entry = HeldEntry(held=held, community=await session.get(Community, held.community_id) if held.community_id else None)
-        if held.post_id:
-            entry.post = await session.get(Post, held.post_id)
-            if entry.post is not None:
-                entry.author = await session.get(Actor, entry.post.author_id)
-                if not entry.post.is_thread and entry.post.thread_id:
-                    entry.thread = await session.get(Post, entry.post.thread_id)
-        if held.follow_id:
-            follow = await session.get(Follow, held.follow_id)
-            entry.follower = await session.get(Actor, follow.follower_id) if follow else None
-        if held.translation_id:
-            from ..models import PostTranslation
-
-            entry.translation = await session.get(PostTranslation, held.translation_id)
-            if entry.translation is not None and entry.translation.translator_id:
-                entry.translator = await session.get(Actor, entry.translation.translator_id)
-        entries.append(entry)
-    return entries
-
-
-async def open_reports(session: AsyncSession, community_ids: Sequence[int] | None, limit: int = 50) -> list[ReportEntry]:
-    # Reports about accounts, or posts outside our communities, are for admins (community_ids None).
-    query = (select(Report).where(Report.state == "open", _scope(Report.community_id, community_ids))
-             .order_by(Report.urgent.desc(), Report.created_at, Report.id).limit(limit))
-    entries = []
-    for report in await session.scalars(query):
-        reporter = await session.get(Actor, report.reporter_id) if report.reporter_id else None
-        entries.append(ReportEntry(
-            report=report,
-            community=await session.get(Community, report.community_id) if report.community_id else None,
-            target=await session.get(Actor, report.target_actor_id) if report.target_actor_id else None,
-            post=await session.get(Post, report.post_id) if report.post_id else None,
-            remote_reporter_host=reporter.domain if reporter is not None and not reporter.local else None,
-        ))
-    return entries
-
-
-@dataclass
-class LogEntry:
-    action: ModAction
-    community: Community | None
-    target: Actor | None
-    post: Post | None
-    thread: Post | None
-
-
-async def modlog_page(session: AsyncSession, *, community_id: int | None = None,
-                      before: tuple[dt.datetime, int] | None = None, limit: int = 50) -> tuple[list[LogEntry], bool]:
-    """One page of the public modlog, newest first, by keyset on (created_at, id)."""
-    query = select(ModAction).where(ModAction.action.not_in(PRIVATE_ACTIONS))
-    if community_id is not None:
-        query = query.where(ModAction.community_id == community_id)
-    if before is not None:
-        query = query.where(tuple_(ModAction.created_at, ModAction.id) < tuple_(*before))
-    rows = list(await session.scalars(query.order_by(ModAction.created_at.desc(), ModAction.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    entries = []
-    for action in rows[:limit]:
-        post = await session.get(Post, action.target_post_id) if action.target_post_id else None
-        thread = None
-        if post is not None and not post.is_thread and post.thread_id:
-            thread = await session.get(Post, post.thread_id)
-        entries.append(LogEntry(
-            action=action,
-            community=await session.get(Community, action.community_id) if action.community_id else None,
-            target=await session.get(Actor, action.target_actor_id) if action.target_actor_id else None,
-            post=post, thread=thread))
-    return entries, more
-
-
 __all__ = [
-    "MOD_ROLES", "NotAllowed", "PRIVATE_ACTIONS", "REPORT_CATEGORIES", "appoint", "ban", "bans_of", "community_of",
-    "create_report", "decide_held", "dismiss", "forward_report", "is_admin", "lock_thread", "may_moderate",
-    "moderated_community_ids", "moderators_of", "modlog_page", "open_reports", "pending_held", "pin_thread",
-    "remove_post", "resolve_report", "restore_post", "set_slow_mode", "suspend", "unban",
+    "MOD_ROLES", "NotAllowed", "PRIVATE_ACTIONS", "appoint", "ban", "bans_of", "clean_reason", "community_of",
+    "decide_held", "dismiss", "is_admin", "lock_thread", "may_moderate", "moderated_community_ids", "moderators_of",
+    "pin_thread", "remove_post", "restore_post", "set_slow_mode", "suspend", "unban",
 ]

@@ -29,7 +29,7 @@ from ..activitypub.jsonld import as_list, get_id
 from ..activitypub.origin import host_of, same_origin
 from ..activitypub.render import collection_id
 from ..activitypub.vocab import Activity, APActor
-from ..domain import moderation, posting
+from ..domain import moderation, posting, reports
 from ..domain.errors import DomainError
 from ..models import GROUP, PERSON, Actor, Community, Post
 from ..policy.check import check_report
@@ -330,7 +330,7 @@ async def on_flag(ctx: Context) -> None:
         reason = (reason + "\n\nAlso reported: " + " ".join(p.ap_id for p in relevant[1:])).strip()
     target = accounts[0] if accounts else None
     try:
-        await moderation.create_report(ctx.session, reporter=ctx.actor, reason=reason[:moderation.MAX_REASON],
+        await reports.create_report(ctx.session, reporter=ctx.actor, reason=reason[:moderation.MAX_REASON],
                                        category="other", post=relevant[0] if relevant else None, target=target,
                                        ap_id=ctx.activity.id)
     except DomainError as exc:

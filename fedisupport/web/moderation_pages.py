@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import db
-from ..domain import accounts, moderation, pseudonyms, small_groups
+from ..domain import accounts, mod_queue, moderation, pseudonyms, reports, small_groups
 from ..domain.errors import DomainError, NotFound
 from ..models import PERSON, Actor, Community, Post, utcnow
 from ..models.content import HELD, MEMBERS, PUBLIC, PUBLISHED, UNLISTED
@@ -206,8 +206,8 @@ async def _queue_page(request: Request, *, error: str | None = None, status_code
     async with request.app.state.sessions() as session:
         site = await _site(session)
         ids, communities, chosen = await _queue_scope(session, me, request.query_params.get("c"))
-        held = await moderation.pending_held(session, ids, limit=QUEUE_LIMIT)
-        reports = await moderation.open_reports(session, ids, limit=QUEUE_LIMIT)
+        held = await mod_queue.pending_held(session, ids, limit=QUEUE_LIMIT)
+        reports = await mod_queue.open_reports(session, ids, limit=QUEUE_LIMIT)
         is_admin = me.is_admin
     urgent = [("held", h) for h in held if h.held.urgent] + [("report", r) for r in reports if r.report.urgent]
     urgent.sort(key=lambda pair: (pair[1].held if pair[0] == "held" else pair[1].report).created_at)
@@ -261,9 +261,9 @@ async def handle_report(request: Request) -> Response:
         async with db.transaction(request.app.state.sessions) as session:
             actor = await _actor_of(session, me)
             if action == "resolve":
-                await moderation.resolve_report(session, actor, report_id, _field(form, "resolution"))
+                await reports.resolve_report(session, actor, report_id, _field(form, "resolution"))
             elif action == "forward":
-                await moderation.forward_report(session, settings, actor, report_id, _field(form, "comment"))
+                await reports.forward_report(session, settings, actor, report_id, _field(form, "comment"))
             else:
                 raise HTTPException(400, "Please choose what to do with the report.")
     except DomainError as exc:
@@ -481,10 +481,10 @@ def _report_throttle(request: Request) -> auth.LoginThrottle:
 async def _too_many(request: Request, session, reporter: Actor | None) -> bool:
     since = utcnow() - dt.timedelta(hours=1)
     if reporter is not None:
-        return await moderation.reports_since(session, reporter, since) >= REPORTS_PER_HOUR
+        return await reports.reports_since(session, reporter, since) >= REPORTS_PER_HOUR
     if _report_throttle(request).wait_seconds(auth.throttle_key(request, "report")):
         return True
-    return await moderation.reports_since(session, None, since) >= ANONYMOUS_REPORTS_PER_HOUR
+    return await reports.reports_since(session, None, since) >= ANONYMOUS_REPORTS_PER_HOUR
 
 
 async def _report_target(request: Request, session, viewer: Actor | None) -> tuple[Post | None, Actor]:
@@ -525,7 +525,7 @@ async def report(request: Request) -> Response:
                                         "local emergency number.")
                     status_code = 429
                 else:
-                    await moderation.create_report(session, reporter=reporter, post=post, target=None if post else target,
+                    await reports.create_report(session, reporter=reporter, post=post, target=None if post else target,
                                                    reason=values["reason"], category=values["category"])
                     if reporter is None:
                         throttle = _report_throttle(request)
@@ -559,7 +559,7 @@ async def modlog(request: Request) -> Response:
             community = await accounts.community_by_name(session, name)
             if community is None:
                 raise HTTPException(404, "We couldn't find that community.")
-        entries, more = await moderation.modlog_page(session, community_id=community.id if community else None,
+        entries, more = await mod_queue.modlog_page(session, community_id=community.id if community else None,
                                                      before=cursor, limit=MODLOG_PAGE)
         authors = {}
         for entry in entries:
@@ -575,7 +575,7 @@ async def modlog(request: Request) -> Response:
                   first_page=cursor is None)
 
 
-def _log_row(entry: moderation.LogEntry, authors: dict[int, Actor]) -> dict[str, Any]:
+def _log_row(entry: mod_queue.LogEntry, authors: dict[int, Actor]) -> dict[str, Any]:
     """What the public sees of one action: never removed text, never a reporter or a moderator."""
     action = entry.action
     post, thread = entry.post, entry.thread

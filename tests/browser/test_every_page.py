@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Error as PlaywrightError
 
 from fedisupport import db
-from fedisupport.domain import accounts, moderation, posting
+from fedisupport.domain import accounts, posting, reports
 from fedisupport.models import Actor
 
 from tests.support.installs import npm_ci
@@ -112,7 +112,7 @@ async def seed(instance) -> dict[str, str]:
         await posting.reply(session, settings, ben, reply, body="That helps, thank you.",
                             content_warning="sadness")
         await posting.start_thread(session, settings, ada, hope, title="Welcome", body="Say hello.")
-        await moderation.create_report(session, reporter=ada, reason="Check on them, please", category="welfare",
+        await reports.create_report(session, reporter=ada, reason="Check on them, please", category="welfare",
                                        post=thread)
     return {"thread": f"/p/{thread.id}"}
 

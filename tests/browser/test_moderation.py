@@ -3,7 +3,7 @@ opens a reported one and removes it with a reason; the modlog shows the reason."
 from __future__ import annotations
 
 from fedisupport import db
-from fedisupport.domain import accounts, moderation, posting
+from fedisupport.domain import accounts, posting, reports
 from fedisupport.models import Actor, HeldItem, Post
 
 PASSWORD = "a long enough password"
@@ -29,7 +29,7 @@ async def test_a_moderator_works_the_queue_by_keyboard(instance, page, tmp_path)
         await posting.hold(session, held)
         session.add(HeldItem(kind="post", post_id=held.id, community_id=hope.id, reason="A first post here"))
         reported = await posting.reply(session, settings, people["cy"], thread, body="Text me on 555-0100.")
-        await moderation.create_report(session, reporter=people["bea"], post=reported, reason="Phone number",
+        await reports.create_report(session, reporter=people["bea"], post=reported, reason="Phone number",
                                        category="rule")
     base = instance.base_url
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from fedisupport import db
-from fedisupport.domain import accounts, actions, moderation, posting
+from fedisupport.domain import accounts, actions, mod_queue, moderation, posting, reports
 from fedisupport.domain.errors import Conflict, DomainError
 from fedisupport.domain.moderation import NotAllowed
 from fedisupport.outbox.publish import inboxes_of
@@ -397,14 +397,14 @@ async def test_only_admins_suspend_and_only_remote_accounts(world):
 async def test_reports_reach_the_right_moderators_welfare_first(world):
     async def report(session):
         reply = await world.post(session, world.ids["reply"])
-        first = await moderation.create_report(session, reporter=await world.actor(session, "bea"), post=reply,
+        first = await reports.create_report(session, reporter=await world.actor(session, "bea"), post=reply,
                                                reason="Breaks rule 2", category="rule")
-        worried = await moderation.create_report(session, reporter=None, post=reply,
+        worried = await reports.create_report(session, reporter=None, post=reply,
                                                  reason="They sound like they might hurt themselves", category="welfare")
-        account = await moderation.create_report(session, reporter=await world.actor(session, "bea"),
+        account = await reports.create_report(session, reporter=await world.actor(session, "bea"),
                                                  target=await world.actor(session, "rem"), reason="Spam", category="spam")
         with pytest.raises(DomainError):
-            await moderation.create_report(session, reporter=None, target=await world.actor(session, "rem"),
+            await reports.create_report(session, reporter=None, target=await world.actor(session, "rem"),
                                            reason="x", category="bogus")
         return first.id, worried.id, account.id
     first, worried, account = await run(world, report)
@@ -412,7 +412,7 @@ async def test_reports_reach_the_right_moderators_welfare_first(world):
     async def queue_of(name):
         async def work(session):
             ids = await moderation.moderated_community_ids(session, await world.actor(session, name))
-            return [e.report.id for e in await moderation.open_reports(session, ids)]
+            return [e.report.id for e in await mod_queue.open_reports(session, ids)]
         return work
     assert await run(world, await queue_of("mo")) == [worried, first]  # urgent first; account reports are for admins
     assert await run(world, await queue_of("ada")) == [worried, first, account]
@@ -420,18 +420,18 @@ async def test_reports_reach_the_right_moderators_welfare_first(world):
 
     async def counts_since(session):
         an_hour_ago = utcnow() - dt.timedelta(hours=1)
-        return (await moderation.reports_since(session, await world.actor(session, "bea"), an_hour_ago),
-                await moderation.reports_since(session, None, an_hour_ago))
+        return (await reports.reports_since(session, await world.actor(session, "bea"), an_hour_ago),
+                await reports.reports_since(session, None, an_hour_ago))
     assert await run(world, counts_since) == (2, 1)
 
     async def resolve(session):
         with pytest.raises(DomainError):  # not theirs to see
-            await moderation.resolve_report(session, await world.actor(session, "mo"), account)
+            await reports.resolve_report(session, await world.actor(session, "mo"), account)
         with pytest.raises(DomainError):  # cy's account lives here
-            await moderation.forward_report(session, world.settings, await world.actor(session, "mo"), first)
-        done = await moderation.resolve_report(session, await world.actor(session, "mo"), first, "Removed the reply")
+            await reports.forward_report(session, world.settings, await world.actor(session, "mo"), first)
+        done = await reports.resolve_report(session, await world.actor(session, "mo"), first, "Removed the reply")
         assert done.state == "resolved" and done.resolved_by_id == world.ids["mo"]
-        flag = await moderation.forward_report(session, world.settings, await world.actor(session, "ada"), account,
+        flag = await reports.forward_report(session, world.settings, await world.actor(session, "ada"), account,
                                                "Spam from your server")
         return flag
     flag = await run(world, resolve)
@@ -459,7 +459,7 @@ async def test_the_modlog_pages_newest_first_and_keeps_join_decisions_private(wo
     await run(world, many)
 
     async def page(session, before=None):
-        return await moderation.modlog_page(session, before=before, limit=4)
+        return await mod_queue.modlog_page(session, before=before, limit=4)
     first, more = await run(world, page)
     assert more and [e.action.action for e in first] == ["unlock", "lock", "unlock", "lock"]
     last = first[-1].action

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from fedisupport import db
 from fedisupport.activitypub.jsonld import AS_PUBLIC, CONTEXT
 from fedisupport.activitypub.signatures import sign_request
-from fedisupport.domain import accounts, actions, moderation
+from fedisupport.domain import accounts, actions, mod_queue, moderation, reports
 from fedisupport.domain.errors import DomainError
 from fedisupport.models import (Actor, Community, CommunityBan, DomainPolicy, HeldItem, InboxItem, KeywordRule,
                                 ModAction, Post, Report, utcnow)
@@ -260,10 +260,10 @@ async def test_a_report_forwarded_from_a_reaches_b_as_mastodons_flag(start_insta
         on_a = await wait_for(post_with(a, reply.ap_id))
 
         async def report_and_forward(session, mo):
-            report = await moderation.create_report(session, reporter=await by_name(session, "alice"),
+            report = await reports.create_report(session, reporter=await by_name(session, "alice"),
                                                     post=await session.get(Post, on_a.id), reason="spam link",
                                                     category="spam")
-            return report.id, await moderation.forward_report(session, a.settings, mo, report.id,
+            return report.id, await reports.forward_report(session, a.settings, mo, report.id,
                                                               "Spam from one of your accounts in our community")
         report_id, flag = await as_moderator(a, "mo", report_and_forward)
         assert flag["actor"] == a.url("/actor") and flag["object"] == [bob.ap_id, reply.ap_id]
@@ -279,14 +279,14 @@ async def test_a_report_forwarded_from_a_reaches_b_as_mastodons_flag(start_insta
             reporter = await session.get(Actor, received.reporter_id)
             assert reporter.ap_id == a.url("/actor") and reporter.kind == "application"
             # B's admins see it in their queue (there are no communities of B's involved).
-            entries = await moderation.open_reports(session, None)
+            entries = await mod_queue.open_reports(session, None)
             assert [e.report.id for e in entries] == [received.id]
             assert entries[0].remote_reporter_host == a.settings.domain
 
         # B's admins stop taking reports from A: the next Flag is refused.
         async with db.transaction(b.sessions) as session:
             session.add(DomainPolicy(domain=a.settings.domain, severity="noop", reject_reports=True))
-        flag2 = await as_moderator(a, "mo", lambda session, mo: moderation.forward_report(
+        flag2 = await as_moderator(a, "mo", lambda session, mo: reports.forward_report(
             session, a.settings, mo, report_id, "again"))
         refused = await wait_for(settled(b, flag2["id"]))
         assert refused.state == "rejected" and "not accepted" in refused.error

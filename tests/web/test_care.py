@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from fedisupport import care, db
-from fedisupport.domain import accounts, moderation
+from fedisupport.domain import accounts, reports
 from fedisupport.models import CrisisPhrase, CrisisService, Post, Report
 from tests.web.test_threads import PASSWORD, csrf_from, log_in, seed, token_for
 
@@ -126,7 +126,7 @@ async def test_a_local_post_with_a_crisis_phrase_shows_the_services_and_files_an
     # Filed by the instance, not by a visitor: it uses none of the quota for reports without an account.
     assert report.automatic
     async with instance.sessions() as session:
-        assert await moderation.reports_since(session, None, report.created_at - dt.timedelta(minutes=1)) == 0
+        assert await reports.reports_since(session, None, report.created_at - dt.timedelta(minutes=1)) == 0
 
 
 async def test_a_new_thread_with_a_crisis_phrase_goes_through_the_support_page(instance):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fedisupport import db
-from fedisupport.domain import accounts, moderation, posting
+from fedisupport.domain import accounts, moderation, posting, reports
 from fedisupport.models import Actor, Community, CommunityBan, HeldItem, ModAction, Post, Report
 
 PASSWORD = "a long enough password"
@@ -136,9 +136,9 @@ async def test_held_text_stays_hidden_until_opened_and_approving_publishes(insta
 async def test_urgent_reports_come_first_and_a_removal_from_the_queue_is_logged(instance, world):
     async with db.transaction(instance.sessions) as session:
         reply = await session.get(Post, world.ids["reply"])
-        await moderation.create_report(session, reporter=await session.get(Actor, world.ids["bea"]), post=reply,
+        await reports.create_report(session, reporter=await session.get(Actor, world.ids["bea"]), post=reply,
                                        reason="Off topic", category="rule")
-        await moderation.create_report(session, reporter=await session.get(Actor, world.ids["bea"]), post=reply,
+        await reports.create_report(session, reporter=await session.get(Actor, world.ids["bea"]), post=reply,
                                        reason="They said they can't go on", category="welfare")
     async with instance.client() as client:
         await log_in(client, "mo")
