@@ -13,6 +13,7 @@ never repaired.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -27,6 +28,15 @@ _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _MAX_HOST_LENGTH = 253
 
 
+# The same few actor URLs and Host headers arrive on every inbox POST of a busy thread, and the
+# checks below cost tens of microseconds each time; these are pure functions of one string, so
+# their results are memoised. Only short strings are cached (a hostile body may carry a huge
+# "URL", and the cache must stay small); failures are never cached (lru_cache does not keep
+# exceptions), so each one is checked again.
+_CACHE_SIZE = 4096
+_CACHEABLE_LENGTH = 512
+
+
 def normalize_host(value: str) -> str:
     """Return the canonical ``host[:port]`` for a host or ``scheme://authority``.
 
@@ -37,6 +47,12 @@ def normalize_host(value: str) -> str:
     """
     if not isinstance(value, str) or not value:
         raise ValueError("host is empty")
+    if len(value) <= _CACHEABLE_LENGTH:
+        return _normalize_host_cached(value)
+    return _normalize_host(value)
+
+
+def _normalize_host(value: str) -> str:
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise ValueError("host contains whitespace or control characters")
 
@@ -70,6 +86,12 @@ def host_of(url: str) -> str:
     """
     if not isinstance(url, str):
         raise ValueError("URL must be a string")
+    if len(url) <= _CACHEABLE_LENGTH:
+        return _host_of_cached(url)
+    return _host_of(url)
+
+
+def _host_of(url: str) -> str:
     # urlsplit silently drops tabs and newlines (bpo-43882), which would turn
     # "remote.te\nst" into "remote.test"; refuse such input up front.
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
@@ -81,6 +103,10 @@ def host_of(url: str) -> str:
     if not parts.netloc:
         raise ValueError("URL has no host")
     return normalize_host(f"{scheme}://{parts.netloc}")
+
+
+_normalize_host_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_normalize_host)
+_host_of_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_host_of)
 
 
 def same_origin(a: str, b: str) -> bool:

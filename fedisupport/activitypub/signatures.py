@@ -241,6 +241,13 @@ def _path_and_query(path: str, query: str) -> str:
 # --------------------------------------------------------------------------
 # Parsing and verifying (incoming)
 
+# The header as Mastodon and nearly every other server write it: comma-separated name="value"
+# pairs, no escapes. Matching that shape with one regular expression costs a few microseconds
+# where the character loop below costs tens; anything else (escapes, unquoted values, stray
+# text) goes to the loop, which stays the definition of what is accepted.
+_SIMPLE_PARAM = re.compile(r'[ \t]*([A-Za-z0-9_-]+)[ \t]*=[ \t]*"([^"\\]*)"[ \t]*(,|\Z)')
+
+
 def parse_signature_header(value: str) -> dict[str, str]:
     """Parse a draft-cavage ``Signature`` header into ``{lowercased name: value}``.
 
@@ -248,6 +255,22 @@ def parse_signature_header(value: str) -> dict[str, str]:
     and backslash escapes, and unquoted values (``created=1700000000``).
     Raises :class:`ValueError` on malformed input or a repeated parameter.
     """
+    params: dict[str, str] = {}
+    pos, end = 0, len(value)
+    while match := _SIMPLE_PARAM.match(value, pos):
+        name = match[1].lower()
+        if name in params:
+            break  # a repeated name: the loop below refuses it
+        params[name] = match[2]
+        pos = match.end()
+        if pos == end:
+            if match[3]:
+                break  # a trailing comma: the loop below decides
+            return params
+    return _parse_signature_header_strictly(value)
+
+
+def _parse_signature_header_strictly(value: str) -> dict[str, str]:
     params: dict[str, str] = {}
     pos, end = 0, len(value)
     while pos < end:

@@ -129,3 +129,20 @@ def test_host_of_rejects(url: str) -> None:
 def test_same_origin(a: str, b: str, expected: bool) -> None:
     assert same_origin(a, b) is expected
     assert same_origin(b, a) is expected
+
+
+def test_remembered_hosts_still_refuse_what_they_refused() -> None:
+    # host_of/normalize_host remember results; a refusal must not be remembered as anything
+    # else, and the same string must give the same answer every time.
+    for _ in range(3):
+        assert host_of("https://Remote.Test:443/users/a") == "remote.test"
+        with pytest.raises(ValueError):
+            host_of("https://remote.test@evil.test/users/a")
+        with pytest.raises(ValueError):
+            normalize_host("mastodon.so/cial")
+    long_url = "https://remote.test/" + "a" * 5000  # longer than what is remembered: still checked
+    assert host_of(long_url) == "remote.test"
+    with pytest.raises(ValueError):
+        host_of("https://remote.test@evil.test/" + "a" * 5000)
+    with pytest.raises(ValueError):
+        host_of(["https://remote.test/"])  # not a string: refused, not a TypeError from the cache

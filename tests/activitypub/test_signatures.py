@@ -388,10 +388,33 @@ def test_parse_signature_header(value: str, expected: dict[str, str]) -> None:
     assert parse_signature_header(value) == expected
 
 
-@pytest.mark.parametrize("value", ['keyId="unterminated', "keyId", 'keyId="a",keyId="b"'])
+@pytest.mark.parametrize("value", ['keyId="unterminated', "keyId", 'keyId="a",keyId="b"', 'keyId="a", KEYID="b"',
+                                   'keyId="a"\n', 'key id="a"'])
 def test_parse_signature_header_rejects(value: str) -> None:
     with pytest.raises(ValueError):
         parse_signature_header(value)
+
+
+# Shapes at the edge of the quick path for plain name="value" headers: each must read exactly as
+# the character-by-character parser reads it (same parameters, or the same refusal).
+EDGE_SHAPES = [
+    'keyId="a",signature="b"', ' keyId = "a" ,\tsignature="b" ', 'keyId="a",', ',keyId="a"', 'keyId="a",,b="c"',
+    'keyId="a"signature="b"', 'keyId="a", keyid="b"', 'keyId="a\\"b"', 'keyId="",b=""', 'created=1,keyId="a"',
+    'keyId="a"\n', 'keyId="a" x', '\u212aeyId="a"', 'keyId="a,b=\\"c\\"",d="e"', 'keyId="a', "",
+]
+
+
+@pytest.mark.parametrize("value", EDGE_SHAPES)
+def test_quick_signature_header_parse_agrees_with_the_full_parser(value: str) -> None:
+    from fedisupport.activitypub.signatures import _parse_signature_header_strictly
+
+    def outcome(parse):
+        try:
+            return parse(value)
+        except ValueError as exc:
+            return ("refused", str(exc))
+
+    assert outcome(parse_signature_header) == outcome(_parse_signature_header_strictly)
 
 
 # ----------------------------------------------------------------- RFC 9421
