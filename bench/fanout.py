@@ -40,11 +40,13 @@ def wait_for(farm: RemoteFarm, expected: int, timeout: float) -> dict:
 
 def round_(farm: RemoteFarm, server, threads: int, hosts: int, timeout: float) -> dict:
     farm.reset()
+    cpu0 = server.cpu_seconds()
     t0 = time.time()
     for i in range(threads):
         seed.write_thread(server, title=f"New thread {i} for everyone")
     committed = time.time()
     s = wait_for(farm, threads * hosts, timeout)
+    cpu = server.cpu_seconds() - cpu0  # every server process, from before the write to the last delivery
     last = s["last_delivery_at"] or time.time()
     first = s["first_delivery_at"] or last
     return {
@@ -56,6 +58,8 @@ def round_(farm: RemoteFarm, server, threads: int, hosts: int, timeout: float) -
         "first_delivery_after_s": round(first - committed, 2),
         "deliveries_per_s": round(s["deliveries_verified"] / max(last - first, 1e-6), 1),
         "deliveries_per_s_from_commit": round(s["deliveries_verified"] / max(last - committed, 1e-6), 1),
+        "server_cpu_s": round(cpu, 2),
+        "cpu_ms_per_delivery": round(1000 * cpu / max(s["deliveries_verified"], 1), 2),
         "load": load(),
     }
 
@@ -81,7 +85,8 @@ def main() -> None:
             one = round_(farm, server, 1, args.instances, args.timeout)
             print(f"-- one new thread to {args.instances} instances: all had it {one['time_to_all_s']} s after the "
                   f"commit (first after {one['first_delivery_after_s']} s); {one['deliveries_per_s']} deliveries/s; "
-                  f"duplicates {one['duplicates']}, bad signatures {one['bad_signatures'] or 0} ({one['load']})")
+                  f"duplicates {one['duplicates']}, bad signatures {one['bad_signatures'] or 0}; server CPU "
+                  f"{one['cpu_ms_per_delivery']} ms per delivery ({one['load']})")
             spies = []
             profile_to = None
             if args.profile:
@@ -92,8 +97,8 @@ def main() -> None:
             print(f"-- {args.threads} new threads back to back ({many['expected']} deliveries): "
                   f"{many['delivered']} delivered in {many['time_to_all_s']} s -> {many['deliveries_per_s']}/s between "
                   f"first and last ({many['deliveries_per_s_from_commit']}/s from the commit); duplicates "
-                  f"{many['duplicates']}, bad signatures {many['bad_signatures'] or 0}, received {many['received']} "
-                  f"({many['load']})")
+                  f"{many['duplicates']}, bad signatures {many['bad_signatures'] or 0}, received {many['received']}; "
+                  f"server CPU {many['server_cpu_s']} s = {many['cpu_ms_per_delivery']} ms per delivery ({many['load']})")
             for s in spies:
                 s.wait(timeout=60)
             probe = Probe(server)

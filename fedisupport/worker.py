@@ -116,19 +116,23 @@ class Worker:
         return len(rows)
 
     async def _record_deliveries(self, results: list[tuple[Any, deliver.Outcome]]) -> None:
+        """One executemany per kind of outcome and one statement for the live hosts, not one per row:
+        at fan-out scale the per-row UPDATEs cost more than the sending."""
         now = utcnow()
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row, outcome in results:
+            values: dict[str, Any] = {"id": row.id, "state": outcome.state, "attempts": row.attempts + 1,
+                                      "last_status": outcome.status, "last_error": outcome.error,
+                                      "locked_until": None}
+            if outcome.state == "sent":
+                values["sent_at"] = now
+            if outcome.next_attempt_at is not None:
+                values["next_attempt_at"] = outcome.next_attempt_at
+            groups.setdefault(tuple(values), []).append(values)
         async with self.services.sessions() as session, session.begin():
-            for row, outcome in results:
-                values: dict[str, Any] = {"state": outcome.state, "attempts": row.attempts + 1,
-                                          "last_status": outcome.status, "last_error": outcome.error,
-                                          "locked_until": None}
-                if outcome.state == "sent":
-                    values["sent_at"] = now
-                if outcome.next_attempt_at is not None:
-                    values["next_attempt_at"] = outcome.next_attempt_at
-                await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
-            for host, alive in _host_results(results).items():
-                await record_host(session, host, alive, now)
+            for rows in groups.values():
+                await session.execute(update(Delivery), rows)  # ORM bulk UPDATE by primary key
+            await record_hosts(session, _host_results(results), now)
 
     async def run_once(self) -> int:
         done = await self.run_inbox_batch() + await self.run_delivery_batch()
@@ -187,6 +191,24 @@ def _host_results(results: list[tuple[Any, deliver.Outcome]]) -> dict[str, bool]
             continue  # refused by us (SSRF guard), says nothing about the host
         verdict[row.host] = verdict.get(row.host, False) or outcome.host_alive
     return verdict
+
+
+async def record_hosts(session: AsyncSession, verdicts: dict[str, bool], now: dt.datetime) -> None:
+    """`record_host` for a batch: the live hosts (nearly all of them) with one UPDATE."""
+    alive = sorted(host for host, ok in verdicts.items() if ok)
+    if alive:
+        known = set(await session.scalars(select(Instance.host).where(Instance.host.in_(alive))))
+        if known:
+            await session.execute(
+                update(Instance).where(Instance.host.in_(known))
+                .values(last_success_at=now, consecutive_failures=0, failure_days=0, paused=False, paused_until=None)
+                .execution_options(synchronize_session=False))
+        for host in alive:
+            if host not in known:
+                await record_host(session, host, True, now)
+    for host, ok in verdicts.items():
+        if not ok:
+            await record_host(session, host, False, now)
 
 
 async def record_host(session: AsyncSession, host: str, alive: bool, now: dt.datetime) -> None:
