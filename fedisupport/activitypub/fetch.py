@@ -29,12 +29,14 @@ import logging
 import socket
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpcore
 import httpx
+import yarl
 
 __all__ = [
     "AP_ACCEPT",
@@ -67,7 +69,8 @@ MAX_POST_RESPONSE_BODY = 64 * 1024  # a delivery only needs the status; keep a b
 MAX_REDIRECTS = 3  # Mastodon's Request follows at most 3
 MAX_JSON_DEPTH = 64
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=5.0)
-DEFAULT_DEADLINE = 30.0  # Mastodon's read_deadline, the CVE-2023-36461 fix
+DEFAULT_DEADLINE = 30.0
+POST_KEEPALIVE = 30.0  # seconds an idle delivery connection waits for the next POST to its host  # Mastodon's read_deadline, the CVE-2023-36461 fix
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
@@ -283,6 +286,38 @@ class VettingTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _VettingResolver(aiohttp.abc.AbstractResolver):
+    """The delivery client's resolver: the same vetting as :class:`_VettingBackend`.
+
+    aiohttp connects to exactly the addresses returned here (and keeps ``hostname`` for SNI and
+    certificate checks), so the checked address is the connected one. IP literals never reach a
+    resolver in aiohttp; :meth:`SafeClient.post` vets those itself.
+    """
+
+    def __init__(self, resolver: Resolver, address_allowed: AddressAllowed) -> None:
+        self._resolver = resolver
+        self._address_allowed = address_allowed
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[aiohttp.abc.ResolveResult]:
+        found = await self._resolver(host, port)  # OSError: aiohttp reports a DNS error
+        try:
+            addresses = [ipaddress.ip_address(a) for a in found]
+        except ValueError as exc:
+            raise FetchRefused(f"resolver returned a non-address for {host}") from exc
+        if not addresses:
+            raise OSError(f"no addresses for {host}")
+        for ip in addresses:  # any forbidden address refuses the name, as in _VettingBackend
+            if not self._address_allowed(ip):
+                raise FetchRefused(f"{host} resolves to forbidden address {ip}")
+        return [{"hostname": host, "host": str(ip), "port": port,
+                 "family": socket.AF_INET6 if ip.version == 6 else socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST} for ip in addresses]
+
+    async def close(self) -> None:
+        pass
+
+
 # --- client ----------------------------------------------------------------
 
 
@@ -291,7 +326,7 @@ class PostResult:
     """Outcome of a delivery POST; the caller decides what the status means."""
 
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive
     body: bytes  # at most MAX_POST_RESPONSE_BODY bytes
 
 
@@ -348,6 +383,14 @@ class SafeClient:
         if address_allowed is None:
             address_allowed = _allow_any if allow_private else _allow_public
         self._schemes = frozenset({"https", "http"} if allow_private else {"https"})
+        self._address_allowed = address_allowed
+        self._resolver = resolver
+        self._timeout = timeout
+        self._ssl_context = ssl_context
+        self._max_connections = max_connections
+        self._max_connections_per_host = max_connections_per_host
+        self._user_agent = user_agent
+        self._poster: aiohttp.ClientSession | None = None
         self._deadline = deadline
         self._max_body = max_body
         self._per_host = _HostLimiter(max_connections_per_host)
@@ -366,6 +409,8 @@ class SafeClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._poster is not None:
+            await self._poster.close()
 
     async def __aenter__(self) -> SafeClient:
         return self
@@ -412,15 +457,65 @@ class SafeClient:
         *,
         signer: Signer | None = None,
     ) -> PostResult:
-        """POST ``body``; no redirects. Any HTTP status is returned, not raised."""
+        """POST ``body``; no redirects. Any HTTP status is returned, not raised.
+
+        Deliveries go through aiohttp, not httpx: a fan-out POSTs to hundreds of hosts, and
+        httpx/httpcore cost ~10x the CPU per request and scan their whole pool on every request,
+        so they cannot keep one idle connection per host. The limits are the same: vetted
+        addresses (:class:`_VettingResolver`), no redirects, the body cap, per-phase timeouts
+        and the overall deadline (which also bounds writing, for which aiohttp has no timeout).
+        """
         with self._errors():
             async with asyncio.timeout(self._deadline):
-                self._check_url(url)
-                async with self._send("POST", url, dict(headers), body, signer) as resp:
-                    data = await _read_capped(resp, MAX_POST_RESPONSE_BODY, truncate=True)
-                    return PostResult(resp.status_code, resp.headers, data)
+                host = self._check_url(url).host
+                self._vet_literal(host)
+                async with self._per_host.hold(host):
+                    if signer is not None:  # sign after queueing, so Date is fresh
+                        headers = signer("POST", url, dict(headers), body)
+                    try:
+                        async with self._delivery_session().post(
+                            yarl.URL(url, encoded=True),  # the bytes signed are the bytes sent
+                            data=body, headers=headers, allow_redirects=False,
+                        ) as resp:
+                            data = await _read_capped(resp.headers, resp.content.iter_any(),
+                                                      MAX_POST_RESPONSE_BODY, truncate=True)
+                            return PostResult(resp.status, resp.headers, data)
+                    except aiohttp.ServerTimeoutError as exc:  # a phase timeout, not the deadline
+                        raise FetchFailed(f"timeout: {type(exc).__name__}") from exc
+                    except aiohttp.ClientError as exc:
+                        raise FetchFailed(f"{type(exc).__name__}: {exc}") from exc
 
     # -- internals --
+
+    def _vet_literal(self, host: str) -> None:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return  # a name: vetted by the resolver at connect time
+        if not self._address_allowed(ip):
+            raise FetchRefused(f"{host} resolves to forbidden address {ip}")
+
+    def _delivery_session(self) -> aiohttp.ClientSession:
+        """Made on first use: aiohttp wants a running event loop."""
+        if self._poster is None:
+            timeout = self._timeout
+            connector = aiohttp.TCPConnector(
+                resolver=_VettingResolver(self._resolver, self._address_allowed),
+                use_dns_cache=False,  # resolve and vet for every new connection, as httpx does here
+                limit=self._max_connections, limit_per_host=self._max_connections_per_host,
+                keepalive_timeout=POST_KEEPALIVE,
+                ssl=self._ssl_context or httpx.create_ssl_context(trust_env=False),
+            )
+            self._poster = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, connect=(timeout.pool or 0) + (timeout.connect or 0) or None,
+                                              sock_connect=timeout.connect, sock_read=timeout.read),
+                headers={"User-Agent": self._user_agent, "Accept-Encoding": "gzip"},
+                auto_decompress=False,  # inflated by _read_capped, bounded
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+            )
+        return self._poster
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -488,7 +583,7 @@ class SafeClient:
                     continue
                 _check_status(resp)
                 _check_content_type(resp, allow_plain_json)
-                body = await _read_capped(resp, self._max_body)
+                body = await _read_capped(resp.headers, resp.aiter_raw(), self._max_body)
             return current, _parse_json(body)
         raise FetchRefused("too many redirects")
 
@@ -520,7 +615,8 @@ def _check_content_type(resp: httpx.Response, allow_plain_json: bool) -> None:
     raise FetchRefused(f"unexpected content type {media_type or 'none'!r}")
 
 
-async def _read_capped(resp: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+async def _read_capped(headers: Mapping[str, str], chunks: AsyncIterator[bytes], limit: int, *,
+                       truncate: bool = False) -> bytes:
     """Read at most ``limit`` decoded bytes; over it, refuse (or, for ``truncate``, cut).
 
     Content-Length is only used to refuse early, never trusted as a bound. We
@@ -529,7 +625,7 @@ async def _read_capped(resp: httpx.Response, limit: int, *, truncate: bool = Fal
     ``truncate`` mode (delivery responses) never fails on the body: only the
     status matters there.
     """
-    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    encoding = headers.get("Content-Encoding", "identity").strip().lower()
     if encoding in ("gzip", "x-gzip"):
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     elif encoding == "identity":
@@ -538,14 +634,14 @@ async def _read_capped(resp: httpx.Response, limit: int, *, truncate: bool = Fal
         return b""
     else:
         raise FetchRefused(f"unsupported content encoding {encoding!r}")
-    declared = resp.headers.get("Content-Length", "")
+    declared = headers.get("Content-Length", "")
     if not truncate and declared.isdigit() and int(declared) > limit:
         raise FetchRefused("response too large")
 
     data = bytearray()
     received = False
     try:
-        async for chunk in resp.aiter_raw():
+        async for chunk in chunks:
             received = received or bool(chunk)
             if inflater is not None:
                 # Room for one byte over the limit, so "over" is detectable.

@@ -14,6 +14,7 @@ import gzip
 import ipaddress
 import json
 import logging
+import socket
 import ssl
 import time
 import tracemalloc
@@ -709,3 +710,82 @@ async def test_post_to_forbidden_address_refused(
     with pytest.raises(FetchRefused, match="forbidden address"):
         await client.post(server.url("/inbox", scheme="https"), b"{}", {})
     assert server.connections == 0
+
+
+# Deliveries use their own (aiohttp) connections; the same limits must hold for them.
+
+
+async def test_post_to_forbidden_ip_literal_refused_without_connecting(
+    server: Server, make_client: Callable[..., SafeClient]
+) -> None:
+    client = make_client(allow_private=False)
+    with pytest.raises(FetchRefused, match="forbidden address"):
+        await client.post(f"https://127.0.0.1:{server.port}/inbox", b"{}", {})
+    with pytest.raises(FetchRefused, match="forbidden address"):
+        await client.post(f"https://[::ffff:127.0.0.1]:{server.port}/inbox", b"{}", {})
+    assert server.connections == 0
+
+
+async def test_post_vets_every_resolved_address(server: Server, make_client: Callable[..., SafeClient]) -> None:
+    async def split_dns(host: str, port: int) -> list[str]:
+        return ["127.0.0.1", "127.0.0.2"]  # one allowed, one not: the name is refused
+
+    client = make_client(resolver=split_dns, address_allowed=lambda ip: str(ip) == "127.0.0.1")
+    with pytest.raises(FetchRefused, match="127.0.0.2"):
+        await client.post(server.url("/inbox"), b"{}", {})
+    assert server.connections == 0
+
+
+async def test_post_connects_to_the_vetted_address_and_sends_the_name(
+    server: Server, make_client: Callable[..., SafeClient]
+) -> None:
+    server.routes["/inbox"] = respond(202)
+    client = make_client(address_allowed=lambda ip: str(ip) == "127.0.0.1")
+    assert (await client.post(server.url("/inbox"), b"{}", {})).status == 202
+    (req,) = server.requests
+    assert req.headers["host"] == f"good.test:{server.port}"
+    with pytest.raises(FetchRefused, match="forbidden address"):
+        await client.post(server.url("/inbox", name="evil.test"), b"{}", {})
+
+
+async def test_post_to_trickling_server_hits_overall_deadline(
+    server: Server, make_client: Callable[..., SafeClient]
+) -> None:
+    server.routes["/inbox"] = trickle(interval=0.05)
+    client = make_client(timeout=httpx.Timeout(1.0), deadline=0.5)
+    started = time.monotonic()
+    with pytest.raises(FetchFailed, match="deadline"):
+        await client.post(server.url("/inbox"), b"{}", {})
+    assert time.monotonic() - started < 1.5
+
+
+async def test_post_to_stalled_server_hits_read_timeout(
+    server: Server, make_client: Callable[..., SafeClient]
+) -> None:
+    async def silent(req: Req, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    server.routes["/inbox"] = silent
+    client = make_client(timeout=httpx.Timeout(5.0, read=0.3), deadline=5)
+    started = time.monotonic()
+    with pytest.raises(FetchFailed, match="timeout"):
+        await client.post(server.url("/inbox"), b"{}", {})
+    assert time.monotonic() - started < 1.5
+
+
+async def test_post_answer_gzip_bomb_is_cut_at_the_cap(
+    server: Server, make_client: Callable[..., SafeClient]
+) -> None:
+    bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))
+    server.routes["/inbox"] = respond(500, bomb, "text/plain", {"Content-Encoding": "gzip"})
+    result = await make_client().post(server.url("/inbox"), b"{}", {})
+    assert result.status == 500 and len(result.body) == 64 * 1024
+    assert result.headers["content-encoding"] == "gzip"  # headers read case-insensitively
+
+
+async def test_post_connection_refused_is_failed(make_client: Callable[..., SafeClient]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(FetchFailed):
+        await make_client().post(f"http://good.test:{port}/inbox", b"{}", {})
