@@ -36,6 +36,7 @@ from ..models import PERSON, Actor, Community, Post, utcnow
 from ..models.content import HELD, MEMBERS, PUBLIC, PUBLISHED, UNLISTED
 from ..remote import webfinger
 from ..remote.actors import ActorUnavailable
+from ..i18n import _, lazy_gettext
 from . import auth
 from .account_pages import redirect, render
 from .paging import decode_cursor, encode_cursor
@@ -48,44 +49,55 @@ ANONYMOUS_REPORTS_PER_HOUR: Final = 30  # from everyone not signed in, together
 MAX_REPORT_TEXT: Final = 2000
 
 # The durations a ban can have; "" means until it is lifted.
-BAN_LENGTHS: Final = {"1": ("One day", dt.timedelta(days=1)), "3": ("Three days", dt.timedelta(days=3)),
-                      "7": ("A week", dt.timedelta(days=7)), "30": ("A month", dt.timedelta(days=30)),
-                      "90": ("Three months", dt.timedelta(days=90)), "": ("Until it is lifted", None)}
-SLOW_MODES: Final = {0: "Off", 30: "30 seconds", 60: "1 minute", 300: "5 minutes", 900: "15 minutes",
-                     3600: "1 hour", 86400: "1 day"}
+BAN_LENGTHS: Final = {
+    "1": (lazy_gettext("One day"), dt.timedelta(days=1)), "3": (lazy_gettext("Three days"), dt.timedelta(days=3)),
+    "7": (lazy_gettext("A week"), dt.timedelta(days=7)), "30": (lazy_gettext("A month"), dt.timedelta(days=30)),
+    "90": (lazy_gettext("Three months"), dt.timedelta(days=90)), "": (lazy_gettext("Until it is lifted"), None),
+}
+SLOW_MODES: Final = {
+    0: lazy_gettext("Off"), 30: lazy_gettext("30 seconds"), 60: lazy_gettext("1 minute"),
+    300: lazy_gettext("5 minutes"), 900: lazy_gettext("15 minutes"), 3600: lazy_gettext("1 hour"),
+    86400: lazy_gettext("1 day"),
+}
 CATEGORIES: Final = {
-    "welfare": ("I'm worried about this person",
-                "They may be in danger or struggling badly. This goes to the top of the moderators' list."),
-    "rule": ("It breaks a rule", "Of this community or of this site."),
-    "spam": ("It's spam or an advert", "Selling something, or posted over and over."),
-    "other": ("Something else", "Tell the moderators below."),
+    "welfare": (lazy_gettext("I'm worried about this person"),
+                lazy_gettext("They may be in danger or struggling badly. "
+                             "This goes to the top of the moderators' list.")),
+    "rule": (lazy_gettext("It breaks a rule"), lazy_gettext("Of this community or of this site.")),
+    "spam": (lazy_gettext("It's spam or an advert"), lazy_gettext("Selling something, or posted over and over.")),
+    "other": (lazy_gettext("Something else"), lazy_gettext("Tell the moderators below.")),
 }
 # What each action is called in the modlog.
 ACTION_WORDS: Final = {
-    "approve": "Approved", "reject": "Did not publish", "remove": "Removed", "restore": "Restored",
-    "lock": "Locked", "unlock": "Unlocked", "pin": "Pinned", "unpin": "Unpinned", "slow_mode": "Slow mode",
-    "ban": "Banned", "unban": "Lifted the ban on", "remove_all": "Removed the posts of",
-    "appoint": "Appointed as moderator", "dismiss": "No longer a moderator", "suspend": "Suspended on this instance",
-    "unsuspend": "Suspension lifted", "approve_activity": "Let an activity through",
-    "reject_activity": "Turned an activity away",
+    "approve": lazy_gettext("Approved"), "reject": lazy_gettext("Did not publish"),
+    "remove": lazy_gettext("Removed"), "restore": lazy_gettext("Restored"),
+    "lock": lazy_gettext("Locked"), "unlock": lazy_gettext("Unlocked"),
+    "pin": lazy_gettext("Pinned"), "unpin": lazy_gettext("Unpinned"), "slow_mode": lazy_gettext("Slow mode"),
+    "ban": lazy_gettext("Banned"), "unban": lazy_gettext("Lifted the ban on"),
+    "remove_all": lazy_gettext("Removed the posts of"), "appoint": lazy_gettext("Appointed as moderator"),
+    "dismiss": lazy_gettext("No longer a moderator"), "suspend": lazy_gettext("Suspended on this instance"),
+    "unsuspend": lazy_gettext("Suspension lifted"), "approve_activity": lazy_gettext("Let an activity through"),
+    "reject_activity": lazy_gettext("Turned an activity away"),
 }
 DONE: Final = {
-    "approved": "Approved: it is published now.",
-    "rejected": "Not published. It stays out of view.",
-    "member_approved": "They're in: the request was approved.",
-    "member_declined": "The request was declined.",
-    "activity_approved": "Let through: it will be handled in a moment.",
-    "activity_rejected": "Turned away.",
-    "resolved": "The report is resolved.",
-    "forwarded": "The report was sent to their server. It is still open here.",
-    "removed": "The post was removed. It can be restored from its moderation page.",
-    "restored": "The post is back.",
-    "locked": "The thread is locked.", "unlocked": "The thread is open again.",
-    "pinned": "The thread is pinned.", "unpinned": "The thread is no longer pinned.",
-    "slow_mode": "Slow mode is set.",
-    "banned": "The ban is in place.", "unbanned": "The ban is lifted.",
-    "appointed": "They are a moderator now.", "dismissed": "They are no longer a moderator.",
-    "suspended": "The account is suspended on this instance.", "unsuspended": "The suspension is lifted.",
+    "approved": lazy_gettext("Approved: it is published now."),
+    "rejected": lazy_gettext("Not published. It stays out of view."),
+    "member_approved": lazy_gettext("They're in: the request was approved."),
+    "member_declined": lazy_gettext("The request was declined."),
+    "activity_approved": lazy_gettext("Let through: it will be handled in a moment."),
+    "activity_rejected": lazy_gettext("Turned away."),
+    "resolved": lazy_gettext("The report is resolved."),
+    "forwarded": lazy_gettext("The report was sent to their server. It is still open here."),
+    "removed": lazy_gettext("The post was removed. It can be restored from its moderation page."),
+    "restored": lazy_gettext("The post is back."),
+    "locked": lazy_gettext("The thread is locked."), "unlocked": lazy_gettext("The thread is open again."),
+    "pinned": lazy_gettext("The thread is pinned."), "unpinned": lazy_gettext("The thread is no longer pinned."),
+    "slow_mode": lazy_gettext("Slow mode is set."),
+    "banned": lazy_gettext("The ban is in place."), "unbanned": lazy_gettext("The ban is lifted."),
+    "appointed": lazy_gettext("They are a moderator now."),
+    "dismissed": lazy_gettext("They are no longer a moderator."),
+    "suspended": lazy_gettext("The account is suspended on this instance."),
+    "unsuspended": lazy_gettext("The suspension is lifted."),
 }
 
 
@@ -142,12 +154,12 @@ async def find_person(request: Request, session, handle: str) -> Actor:
     if text.count("@") <= 1 and "@" not in text.lstrip("@"):
         actor = await accounts.local_actor_by_name(session, settings, text.lstrip("@"))
         if actor is None or actor.kind != PERSON:
-            raise NotFound(f"There's nobody called {text.lstrip('@')} on this site.")
+            raise NotFound(_("There's nobody called %(name)s on this site.", name=text.lstrip('@')))
         return actor
     try:
         name, host = webfinger.parse_handle(text)
     except ValueError:
-        raise NotFound("Please write a name from here, like quiet_river, or a handle like @name@example.org.") \
+        raise NotFound(_("Please write a name from here, like quiet_river, or a handle like @name@example.org.")) \
             from None
     if host == settings.domain:
         return await find_person(request, session, name)
@@ -191,7 +203,7 @@ async def _queue_scope(session, me: auth.CurrentUser, community_name: str | None
     if community_name:
         chosen = next((c for c in communities if c.name == community_name.lower()), None)
         if chosen is None:
-            raise HTTPException(404, "You don't moderate a community by that name.")
+            raise HTTPException(404, _("You don't moderate a community by that name."))
         ids = [chosen.id]
     return ids, communities, chosen
 
@@ -231,10 +243,10 @@ def _back_to_queue(request: Request, form: FormData, done: str) -> Response:
 async def decide_held(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     me = await auth.current_user(request)
-    held_id = _int_param(request, "held_id", "That item isn't in the queue any more.")
+    held_id = _int_param(request, "held_id", _("That item isn't in the queue any more."))
     action = _field(form, "action", 16)
     if action not in ("approve", "reject"):
-        raise HTTPException(400, "Please choose to approve or not.")
+        raise HTTPException(400, _("Please choose to approve or not."))
     try:
         async with db.transaction(request.app.state.sessions) as session:
             held = await moderation.decide_held(session, request.app.state.settings, await _actor_of(session, me),
@@ -254,7 +266,7 @@ async def decide_held(request: Request) -> Response:
 async def handle_report(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     me = await auth.current_user(request)
-    report_id = _int_param(request, "report_id", "We couldn't find that report.")
+    report_id = _int_param(request, "report_id", _("We couldn't find that report."))
     action = _field(form, "action", 16)
     settings = request.app.state.settings
     try:
@@ -265,7 +277,7 @@ async def handle_report(request: Request) -> Response:
             elif action == "forward":
                 await reports.forward_report(session, settings, actor, report_id, _field(form, "comment"))
             else:
-                raise HTTPException(400, "Please choose what to do with the report.")
+                raise HTTPException(400, _("Please choose what to do with the report."))
     except DomainError as exc:
         return await _queue_page(request, error=str(exc), status_code=409)
     _wake_worker(request)
@@ -279,7 +291,7 @@ async def _post_for_moderator(session, me: auth.CurrentUser, post_id: int):
     row = (await session.execute(select(Post, Actor).join(Actor, Actor.id == Post.author_id)
                                  .where(Post.id == post_id))).first()
     if row is None:
-        raise HTTPException(404, "We couldn't find that post.")
+        raise HTTPException(404, _("We couldn't find that post."))
     post, author = row
     community = await moderation.community_of(session, post)
     actor = await _actor_of(session, me)
@@ -292,7 +304,7 @@ async def _post_for_moderator(session, me: auth.CurrentUser, post_id: int):
 @auth.login_required
 async def moderate_post(request: Request) -> Response:
     me = await auth.current_user(request)
-    post_id = _int_param(request, "post_id", "We couldn't find that post.")
+    post_id = _int_param(request, "post_id", _("We couldn't find that post."))
     settings = request.app.state.settings
     error = None
     if request.method == "POST":
@@ -346,13 +358,13 @@ async def _post_action(session, settings, actor: Actor, post: Post, author: Acto
         except ValueError:
             seconds = -1
         if seconds not in SLOW_MODES:
-            raise DomainError("Please choose one of the slow mode settings.")
+            raise DomainError(_("Please choose one of the slow mode settings."))
         await moderation.set_slow_mode(session, actor, post, seconds, reason)
         return "slow_mode"
     if action in ("suspend", "unsuspend"):
         await moderation.suspend(session, actor, author, reason, suspended=action == "suspend")
         return action + "ed"
-    raise DomainError("Please choose one of the actions on this page.")
+    raise DomainError(_("Please choose one of the actions on this page."))
 
 
 # --- a community's moderators and bans ------------------------------------------------------------
@@ -361,7 +373,7 @@ async def _post_action(session, settings, actor: Actor, post: Post, author: Acto
 async def _community_for_moderator(session, me: auth.CurrentUser, name: str):
     community = await accounts.community_by_name(session, name)
     if community is None:
-        raise HTTPException(404, "We couldn't find that community.")
+        raise HTTPException(404, _("We couldn't find that community."))
     actor = await _actor_of(session, me)
     if not await moderation.may_moderate(session, actor, community):
         raise _forbidden()
@@ -409,7 +421,7 @@ async def _community_action(request: Request, session, settings, actor: Actor, c
     if action in ("appoint", "dismiss"):
         handle = _field(form, "appoint_handle" if action == "appoint" else "handle", 300)
         if not handle:
-            errors["appoint_handle"] = "Please write the name of the person to appoint."
+            errors["appoint_handle"] = _("Please write the name of the person to appoint.")
             return ""
         person = await find_person(request, session, handle)
         if action == "appoint":
@@ -420,7 +432,7 @@ async def _community_action(request: Request, session, settings, actor: Actor, c
     if action in ("ban", "unban"):
         handle = _field(form, "ban_handle" if action == "ban" else "handle", 300)
         if not handle:
-            errors["ban_handle"] = "Please write the name of the person to ban."
+            errors["ban_handle"] = _("Please write the name of the person to ban.")
             return ""
         person = await find_person(request, session, handle)
         if action == "unban":
@@ -429,14 +441,14 @@ async def _community_action(request: Request, session, settings, actor: Actor, c
             return "unbanned"
         length = _field(form, "ban_length", 4)
         if length not in BAN_LENGTHS:
-            errors["ban_length"] = "Please choose how long the ban lasts."
+            errors["ban_length"] = _("Please choose how long the ban lasts.")
             return ""
         span = BAN_LENGTHS[length][1]
         await moderation.ban(session, settings, actor, community, person, _field(form, "ban_reason"),
                              expires_at=utcnow() + span if span else None,
                              remove_data=_field(form, "remove_data", 4) == "yes")
         return "banned"
-    raise DomainError("Please choose one of the actions on this page.")
+    raise DomainError(_("Please choose one of the actions on this page."))
 
 
 # --- suspended accounts (admins) ------------------------------------------------------------------
@@ -489,16 +501,16 @@ async def _too_many(request: Request, session, reporter: Actor | None) -> bool:
 
 async def _report_target(request: Request, session, viewer: Actor | None) -> tuple[Post | None, Actor]:
     if "post_id" in request.path_params:
-        post_id = _int_param(request, "post_id", "We couldn't find that post. It may have been removed.")
+        post_id = _int_param(request, "post_id", _("We couldn't find that post. It may have been removed."))
         row = (await session.execute(select(Post, Actor).join(Actor, Actor.id == Post.author_id)
                                      .where(Post.id == post_id))).first()
         if row is None or not await _reportable(session, viewer, *row):
-            raise HTTPException(404, "We couldn't find that post. It may have been removed.")
+            raise HTTPException(404, _("We couldn't find that post. It may have been removed."))
         return row[0], row[1]
     person = await accounts.local_actor_by_name(session, request.app.state.settings, request.path_params["name"])
     if person is None or person.kind != PERSON or person.deleted_at is not None or person.suspended \
             or await accounts.awaiting_approval(session, person):
-        raise HTTPException(404, "We couldn't find that person.")
+        raise HTTPException(404, _("We couldn't find that person."))
     return None, person
 
 
@@ -512,9 +524,9 @@ async def report(request: Request) -> Response:
         form = await auth.csrf_protect(request)
         values = {"category": _field(form, "category", 16), "reason": _field(form, "reason", MAX_REPORT_TEXT + 1)}
         if values["category"] not in CATEGORIES:
-            errors["category"] = "Please choose what worries you."
+            errors["category"] = _("Please choose what worries you.")
         if len(values["reason"]) > MAX_REPORT_TEXT:
-            errors["reason"] = f"Please keep this to {MAX_REPORT_TEXT} characters or fewer."
+            errors["reason"] = _("Please keep this to %(max)s characters or fewer.", max=MAX_REPORT_TEXT)
         if not errors:
             async with db.transaction(request.app.state.sessions) as session:
                 reporter = await _actor_of(session, me) if me else None
@@ -558,7 +570,7 @@ async def modlog(request: Request) -> Response:
         if name is not None:
             community = await accounts.community_by_name(session, name)
             if community is None:
-                raise HTTPException(404, "We couldn't find that community.")
+                raise HTTPException(404, _("We couldn't find that community."))
         entries, more = await mod_queue.modlog_page(session, community_id=community.id if community else None,
                                                      before=cursor, limit=MODLOG_PAGE)
         authors = {}
@@ -585,11 +597,11 @@ def _log_row(entry: mod_queue.LogEntry, authors: dict[int, Actor]) -> dict[str, 
         shown = author is not None and _visible(post, author)
         thread_shown = thread is not None and thread.state == PUBLISHED and thread.visibility in (PUBLIC, UNLISTED)
         if post.is_thread:
-            about["post_label"] = f"the thread “{post.title}”" if shown and post.title else "a thread"
+            about["post_label"] = _("the thread “%(title)s”", title=post.title) if shown and post.title else _("a thread")
         elif thread_shown and thread.title:
-            about["post_label"] = f"a reply in “{thread.title}”"
+            about["post_label"] = _("a reply in “%(title)s”", title=thread.title)
         else:
-            about["post_label"] = "a reply"
+            about["post_label"] = _("a reply")
         if shown:
             about["post_href"] = f"/p/{post.id}"
         if post.visibility == MEMBERS:

@@ -1,6 +1,7 @@
 """The interface's language: Accept-Language, the switcher, a signed-in person's choice, lang/dir."""
 from __future__ import annotations
 
+import html
 import re
 
 from sqlalchemy import select
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from fedisupport import db
 from fedisupport.models import Actor, Site, User
 from tests.web.test_threads import log_in, seed
+from tests.web.test_moderation import log_in as mod_log_in, submit, world  # noqa: F401 (world: a fixture)
 
 
 def html_attrs(page: str) -> tuple[str, str]:
@@ -107,3 +109,33 @@ async def test_the_sites_default_language_applies_when_the_browser_says_nothing_
     async with instance.client() as client:
         assert html_attrs((await client.get("/", headers={"Accept-Language": "fr"})).text) == ("es", "ltr")
         assert html_attrs((await client.get("/", headers={"Accept-Language": "en"})).text) == ("en", "ltr")
+
+
+async def test_moderators_and_admins_read_their_pages_in_their_language(instance, world):
+    """A Spanish-speaking moderator's queue and an Arabic-speaking admin's overview, not only the members' pages."""
+    async with instance.client(headers={"Accept-Language": "es-MX,es;q=0.9"}) as client:
+        await mod_log_in(client, "mo")
+        queue = html.unescape((await client.get("/mod")).text)
+        assert html_attrs(queue) == ("es", "ltr")
+        assert "Cola de moderación" in queue and "Publicaciones que esperan revisión (1)" in queue
+        assert "Mostrar la publicación" in queue and "Aprobar y publicar" in queue
+        assert "A first post here" in queue  # why it waits is what a person wrote: it stays as written
+        for english in ("Moderation queue", "Posts waiting for review", "Show the post", "Waiting because",
+                        "Approve and publish", "Modlog", "someone who has left"):
+            assert english not in queue, english
+        done = await submit(client, "/mod", f"/mod/held/{world.ids['held']}", {"action": "approve"})
+        assert done.status_code == 303
+        notice = html.unescape((await client.get(done.headers["location"])).text)
+        assert "Aprobado: ya está publicado." in notice and "No hay nada esperando ahora mismo" in notice
+        modlog = html.unescape((await client.get("/modlog")).text)
+        assert "Lo que hicieron los moderadores" in modlog and "Aprobado" in modlog
+    async with instance.client(headers={"Accept-Language": "ar"}) as client:
+        await mod_log_in(client, "ada")
+        admin = html.unescape((await client.get("/admin")).text)
+        assert html_attrs(admin) == ("ar", "rtl")
+        assert "رعاية هذا الموقع" in admin and "نظرة عامة" in admin and "كلمات وعبارات" in admin
+        for english in ("Looking after this site", "Overview", "Sign-ups", "Words and phrases", "Other servers"):
+            assert english not in admin, english
+    async with instance.client() as client:  # and English stays English
+        await mod_log_in(client, "mo")
+        assert "Moderation queue" in (await client.get("/mod")).text
