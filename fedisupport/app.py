@@ -21,6 +21,7 @@ from . import i18n
 from .web import locale
 from .web import about_pages, account_pages, admin_pages, password_reset_pages, ap_routes, care_pages, community_settings_pages, discover_pages, inbox_routes, moderation_pages, pages, post_routes, pseudonym_pages, translation_pages
 from .web.security_headers import SecurityHeaders
+from .web.inbox_door import InboxDoor
 
 log = logging.getLogger("fedisupport")
 WEB_DIR = Path(__file__).parent / "web"
@@ -62,7 +63,8 @@ def create_app(settings: Settings, *, check_schema: bool = True) -> Starlette:
 
     app = Starlette(
         routes=[*inbox_routes.routes(), *discover_pages.routes(), *community_settings_pages.routes(), *ap_routes.routes(), *post_routes.routes(), *care_pages.routes(), *moderation_pages.routes(), *pseudonym_pages.routes(), *translation_pages.routes(), *pages.routes(), *locale.routes(), *account_pages.routes(), *admin_pages.routes(), *about_pages.routes(), *password_reset_pages.routes(), Mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")],
-        middleware=[Middleware(SecurityHeaders), Middleware(locale.LocaleMiddleware)],
+        # InboxDoor sends inbox POSTs straight to their handler, past locale and routing (web/inbox_door.py).
+        middleware=[Middleware(SecurityHeaders), Middleware(InboxDoor), Middleware(locale.LocaleMiddleware)],
         lifespan=lifespan,
         exception_handlers=pages.exception_handlers(),
     )

@@ -26,6 +26,8 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 # legal in hostnames but appears in real DNS names, so it is tolerated.
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
 _MAX_HOST_LENGTH = 253
+# Whitespace (re's \s is exactly str.isspace, checked for every code point) and control characters.
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 # The same few actor URLs and Host headers arrive on every inbox POST of a busy thread, and the
@@ -33,7 +35,7 @@ _MAX_HOST_LENGTH = 253
 # their results are memoised. Only short strings are cached (a hostile body may carry a huge
 # "URL", and the cache must stay small); failures are never cached (lru_cache does not keep
 # exceptions), so each one is checked again.
-_CACHE_SIZE = 4096
+_CACHE_SIZE = 16384  # actor URLs stay in it between unique activity ids
 _CACHEABLE_LENGTH = 512
 
 
@@ -53,7 +55,7 @@ def normalize_host(value: str) -> str:
 
 
 def _normalize_host(value: str) -> str:
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _UNSAFE.search(value):
         raise ValueError("host contains whitespace or control characters")
 
     scheme: str | None = None
@@ -94,7 +96,7 @@ def host_of(url: str) -> str:
 def _host_of(url: str) -> str:
     # urlsplit silently drops tabs and newlines (bpo-43882), which would turn
     # "remote.te\nst" into "remote.test"; refuse such input up front.
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+    if _UNSAFE.search(url):
         raise ValueError("URL contains whitespace or control characters")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()

@@ -81,10 +81,16 @@ def _storable(value: str) -> bool:
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
+    return parse_text(body)[0]
+
+
+def parse_text(body: bytes) -> tuple[dict[str, Any], str]:
+    """The activity and the body as text (decoded once: the text is what the inbox row stores)."""
     try:
         # Decode strictly first: json.loads(bytes) also reads UTF-16/32 and passes surrogate bytes
         # ("surrogatepass"), which then failed body.decode("utf-8") in receive() with a 500.
-        doc = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
+        doc = json.loads(text)
     except RecursionError:
         raise Refused(400, "JSON nested too deeply") from None
     except (UnicodeDecodeError, ValueError):
@@ -111,7 +117,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
     # the writer's whole batch: every activity committed with it got a 500 (security row 8).
     if not all(_storable(v) for v in (doc["type"], actor, activity_id) if isinstance(v, str)):
         raise Refused(400, "type, actor or id contains characters that cannot be stored")
-    return doc
+    return doc, text
 
 
 async def verify(services: Services, request: Request, body: bytes, actor: str) -> str:
@@ -152,7 +158,7 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in _JSON_TYPES:
             raise Refused(415, "send application/activity+json")
-        doc = parse_body(body)
+        doc, text = parse_text(body)
         actor = get_id(doc["actor"])
         if await refused_at_inbox(services, host_of(actor)):  # a suspended domain: no signature work at all
             raise Refused(403, "this server does not accept activities from your domain")
@@ -161,9 +167,10 @@ async def receive(request: Request, recipient_id: int | None) -> Response:
         log.info("refused inbox POST from %s: %s %s", request.client.host if request.client else "?", exc.status, exc.reason)
         return refusal(exc.status, exc.reason)
     activity_id = doc.get("id") or "urn:sha256:" + hashlib.sha256(body).hexdigest()
+    now = utcnow()
     await request.app.state.inbox_writer.store({
         "ap_id": activity_id[:2048], "actor_ap_id": actor[:2048], "type": doc["type"][:64],
-        "body": body.decode("utf-8"), "recipient_id": recipient_id, "state": "queued", "attempts": 0,
-        "next_attempt_at": utcnow(), "received_at": utcnow(),
+        "body": text, "recipient_id": recipient_id, "state": "queued", "attempts": 0,
+        "next_attempt_at": now, "received_at": now,
     })
     return Response(status_code=202)

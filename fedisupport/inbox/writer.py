@@ -26,8 +26,9 @@ class InboxWriter:
         self.services = services
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future]] = asyncio.Queue()
         self._task: asyncio.Task | None = None
-        dialect = services.engine.dialect.name
-        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = pg_insert if services.engine.dialect.name == "postgresql" else sqlite_insert
+        # Built once: a repeated activity id is a no-op (the first copy wins).
+        self._statement = insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="inbox-writer")
@@ -70,12 +71,10 @@ class InboxWriter:
             self.services.work_available.set()
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        # A repeated activity id is a no-op: the first copy wins.
-        statement = self._insert(InboxItem).on_conflict_do_nothing(index_elements=["ap_id"])
         # Queued behind this process's other writers (the worker's batches) instead of sleeping
         # in SQLite's busy handler.
         async with sqlite_write_lock(self.services.engine), self.services.engine.begin() as conn:
-            await conn.execute(statement, rows)
+            await conn.execute(self._statement, rows)
 
 
 def _settle(future: asyncio.Future, error: Exception | None) -> None:
