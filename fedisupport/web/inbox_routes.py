@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -19,13 +20,41 @@ async def shared_inbox(request: Request) -> Response:
     return await receive(request, recipient_id=None)
 
 
-async def _personal(request: Request, username: str, kind: str) -> Response:
-    settings = request.app.state.settings
-    async with request.app.state.sessions() as session:
-        actor = await local_actor_by_name(session, settings, username)
+# Which local actor a personal or community inbox belongs to, remembered for a few seconds: Lemmy
+# sends every activity of a community to /c/{name}/inbox, and reading the actor row each time cost
+# more than the rest of the accept path. Only inboxes that exist are remembered, so a new community
+# answers at once. An actor deleted within RECIPIENT_TTL may still get activities queued; that is
+# what the shared inbox would have taken anyway (recipient_id only records the door used).
+RECIPIENT_TTL = 5.0
+_MAX_REMEMBERED = 10_000
+
+
+async def _recipient(request: Request, username: str, kind: str) -> int | None:
+    state = request.app.state
+    remembered = getattr(state, "inbox_recipients", None)
+    if remembered is None:
+        remembered = state.inbox_recipients = {}
+    key = (username.lower(), kind)
+    now = time.monotonic()
+    hit = remembered.get(key)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    async with state.sessions() as session:
+        actor = await local_actor_by_name(session, state.settings, username)
     if actor is None or actor.kind != kind or actor.deleted_at is not None:
+        remembered.pop(key, None)
+        return None
+    if len(remembered) >= _MAX_REMEMBERED:
+        remembered.clear()
+    remembered[key] = (actor.id, now + RECIPIENT_TTL)
+    return actor.id
+
+
+async def _personal(request: Request, username: str, kind: str) -> Response:
+    recipient_id = await _recipient(request, username, kind)
+    if recipient_id is None:
         return JSONResponse({"error": "no such inbox"}, status_code=404)
-    return await receive(request, recipient_id=actor.id)
+    return await receive(request, recipient_id=recipient_id)
 
 
 async def person_inbox(request: Request) -> Response:
