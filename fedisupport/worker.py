@@ -37,6 +37,9 @@ SOFTWARE_CHECK_EVERY = 5.0  # seconds
 BACKFILL_CHECK_EVERY = 2.0
 PSEUDONYMS_CHECK_EVERY = 600.0  # pseudonyms whose person left are retired days later; no hurry
 HOUSEKEEPING_EVERY = 3600.0  # handled rows are kept for days (housekeeping.py); hourly is plenty
+# How long a batch of deliveries waits for its slowest ones before the next batch is claimed; the
+# rest finish on their own (within the client's deadline) and are recorded when they do.
+STRAGGLER_WAIT = 2.0
 
 
 async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
@@ -65,6 +68,9 @@ class Worker:
         self._stopping = False
         self._side_tasks: dict[str, asyncio.Task] = {}
         self._side_due: dict[str, float] = {}
+        self._sending = asyncio.Semaphore(concurrency)  # shared by every batch, stragglers included
+        self._outstanding = 0  # deliveries claimed and not yet recorded
+        self._stragglers: set[asyncio.Task] = set()
 
     # -- received activities -------------------------------------------------
     async def run_inbox_batch(self) -> int:
@@ -91,8 +97,13 @@ class Worker:
         now = utcnow()
         resting = select(Instance.host).where(or_(Instance.paused.is_(True),
                                                   and_(Instance.paused_until.is_not(None), Instance.paused_until > now)))
+        # Never more than one batch's worth claimed and unrecorded: a claimed row must be sent well
+        # within its lease, or another worker could claim and send it again.
+        room = self.batch - self._outstanding
+        if room <= 0:
+            return 0
         async with self.services.sessions() as session, session.begin():
-            ids = await claim(session, Delivery, self.batch, Delivery.host.not_in(resting))
+            ids = await claim(session, Delivery, room, Delivery.host.not_in(resting))
             if not ids:
                 return 0
             rows = (await session.execute(
@@ -102,18 +113,52 @@ class Worker:
                 .join(Actor, Actor.id == OutboxActivity.actor_id)
                 .where(Delivery.id.in_(ids))
             )).all()
-        limit = asyncio.Semaphore(self.concurrency)
+        self._outstanding += len(rows)
+        tasks = [asyncio.create_task(self._deliver(row)) for row in rows]
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=STRAGGLER_WAIT)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            raise
+        # A slow or dead host must not hold up the next batch (it used to wait for the slowest).
+        await self._record_finished([task.result() for task in done])
+        if pending:
+            straggler = asyncio.create_task(self._record_when_done(pending), name="worker-stragglers")
+            self._stragglers.add(straggler)
+            straggler.add_done_callback(self._stragglers.discard)
+        return len(rows)
 
-        async def one(row) -> tuple[Any, deliver.Outcome]:
-            async with limit:
+    async def _deliver(self, row) -> tuple[Any, deliver.Outcome]:
+        async with self._sending:
+            try:
                 outcome = await deliver.send(self.services.client, row.inbox_url, row.body.encode("utf-8"), row.key_id,
                                              row.private_key_pem, attempts=row.attempts + 1,
                                              created_at=row.created_at, now=utcnow())
-                return row, outcome
+            except Exception as exc:  # a bug, not the network: retry later rather than lose the row's result
+                log.exception("delivery %s failed unexpectedly", row.id)
+                outcome = deliver.plan_retry(row.attempts + 1, row.created_at, utcnow(), None,
+                                             f"{type(exc).__name__}: {exc}")
+            return row, outcome
 
-        results = await asyncio.gather(*(one(row) for row in rows))
-        await self._record_deliveries(results)
-        return len(rows)
+    async def _record_finished(self, results: list[tuple[Any, deliver.Outcome]]) -> None:
+        try:
+            if results:
+                await self._record_deliveries(results)
+        finally:
+            self._outstanding -= len(results)
+
+    async def _record_when_done(self, pending: set[asyncio.Task]) -> None:
+        try:
+            await asyncio.wait(pending)
+            await self._record_finished([task.result() for task in pending])
+        except asyncio.CancelledError:
+            for task in pending:
+                task.cancel()
+            raise
+        except Exception:
+            log.exception("recording late deliveries failed; they are retried when their lease ends")
+        self.services.work_available.set()  # room for the next batch
 
     async def _record_deliveries(self, results: list[tuple[Any, deliver.Outcome]]) -> None:
         """One executemany per kind of outcome and one statement for the live hosts, not one per row:
@@ -160,21 +205,32 @@ class Worker:
         self._side_tasks[name] = asyncio.create_task(run(), name=f"worker-{name}")
 
     async def run_forever(self, idle_wait: float = 1.0) -> None:
-        while not self._stopping:
-            try:
-                done = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("worker pass failed; trying again shortly")
-                done = 0
-                await asyncio.sleep(idle_wait)
-            if done == 0:
-                self.services.work_available.clear()
+        try:
+            while not self._stopping:
                 try:
-                    await asyncio.wait_for(self.services.work_available.wait(), idle_wait)
-                except TimeoutError:
-                    pass
+                    done = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("worker pass failed; trying again shortly")
+                    done = 0
+                    await asyncio.sleep(idle_wait)
+                if done == 0:
+                    self.services.work_available.clear()
+                    try:
+                        await asyncio.wait_for(self.services.work_available.wait(), idle_wait)
+                    except TimeoutError:
+                        pass
+        finally:
+            await self._finish_stragglers()
+
+    async def _finish_stragglers(self, grace: float = 5.0) -> None:
+        """On the way out, give deliveries still on the wire a moment to be recorded: a row
+        cancelled here is sent again when its lease ends."""
+        if self._stragglers:
+            _, late = await asyncio.wait(set(self._stragglers), timeout=grace)
+            for task in late:
+                task.cancel()
 
     def stop(self) -> None:
         self._stopping = True
