@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from urllib.parse import urlsplit
 
+from babel import Locale
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import i18n
+from ..i18n import _
 from ..models import CrisisService, utcnow
 from ..models.care import INTERNATIONAL, SERVICE_KINDS
 
@@ -42,7 +45,10 @@ def region_name(code: str | None) -> str:
     if not code:
         return ""
     if code == INTERNATIONAL:
-        return "Anywhere in the world"
+        return _("Anywhere in the world")
+    reader = i18n.current().code
+    if reader != i18n.DEFAULT:  # the reader's own name for it, from CLDR ("Estados Unidos", "مصر")
+        return Locale.parse(reader).territories.get(code) or REGION_NAMES.get(code, code)
     return REGION_NAMES.get(code, code)
 
 

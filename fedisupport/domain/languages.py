@@ -39,6 +39,22 @@ def name_of(tag: str | None) -> str:
     return LANGUAGE_NAMES.get(primary(tag) or "", tag or "")
 
 
+def name_for_reader(tag: str | None) -> str:
+    """A language's name in the reader's language, for sentences: "el original está en inglés".
+
+    Choosers keep `name_of` (each name in itself). English pages keep the names they always showed,
+    as dates do (i18n.format_date); other languages take theirs from CLDR through Babel.
+    """
+    from babel import Locale
+
+    from .. import i18n
+
+    reader = i18n.current().code
+    if reader == i18n.DEFAULT:
+        return name_of(tag)
+    return Locale.parse(reader).languages.get(primary(tag) or "") or name_of(tag)
+
+
 def community_languages(languages: str | None) -> list[str]:
     """The primary tags a community writes in (its `languages` setting), in its order."""
     tags = [primary(t) for t in (languages or "").split()]

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from .. import db
 from ..domain import accounts, domain_blocks, site_policy
+from ..i18n import _, lazy_gettext
 from ..domain.domain_blocks import FieldErrors, PolicyValues
 from ..domain.errors import NotFound
 from ..domain.site_policy import KeywordValues
@@ -29,11 +30,11 @@ MAX_UPLOAD_BYTES: Final = 4 * 1024 * 1024
 IMPORT_SHOWN_PROBLEMS: Final = 200
 
 DONE: Final = {
-    "added": "Added.",
-    "saved": "Saved. It applies from now on.",
-    "removed": "Removed.",
-    "moved": "Moved.",
-    "gone": "That isn't there any more. Someone may have changed it already.",
+    "added": lazy_gettext("Added."),
+    "saved": lazy_gettext("Saved. It applies from now on."),
+    "removed": lazy_gettext("Removed."),
+    "moved": lazy_gettext("Moved."),
+    "gone": lazy_gettext("That isn't there any more. Someone may have changed it already."),
 }
 
 
@@ -50,7 +51,7 @@ def _int_param(request: Request, name: str) -> int:
     try:
         return int(request.path_params[name])
     except (KeyError, ValueError):
-        raise HTTPException(404, "We couldn't find that.") from None
+        raise HTTPException(404, _("We couldn't find that.")) from None
 
 
 async def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
@@ -122,7 +123,7 @@ async def admin_rule_move(request: Request) -> Response:
     rule_id = _int_param(request, "rule_id")
     direction = _field(form, "direction", 8)
     if direction not in ("up", "down"):
-        raise HTTPException(400, "Please use the Move up or Move down buttons.")
+        raise HTTPException(400, _("Please use the Move up or Move down buttons."))
     try:
         async with db.transaction(request.app.state.sessions) as session:
             await site_policy.move_rule(session, rule_id, direction)
@@ -223,10 +224,10 @@ async def admin_domains_import(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return await _domains_page(request, errors={"file": "Please choose a CSV file to import."}, status_code=400)
+        return await _domains_page(request, errors={"file": _("Please choose a CSV file to import.")}, status_code=400)
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        return await _domains_page(request, errors={"file": "That file is too big (over 4 MB)."}, status_code=413)
+        return await _domains_page(request, errors={"file": _("That file is too big (over 4 MB).")}, status_code=413)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -356,7 +357,7 @@ async def blocked_domains_page(request: Request) -> Response:
     async with request.app.state.sessions() as session:
         site = await accounts.get_site(session)
         if site is None or not site.show_blocked_domains:
-            raise HTTPException(404, "This site doesn't publish its list of blocked servers.")
+            raise HTTPException(404, _("This site doesn't publish its list of blocked servers."))
         entries = await domain_blocks.public_list(session)
     return render(request, "about_blocked_domains.html", site=site, me=me, entries=entries)
 

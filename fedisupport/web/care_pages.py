@@ -22,9 +22,10 @@ from ..models import CrisisPhrase, CrisisService, utcnow
 from ..models.care import SERVICE_KINDS
 from . import auth
 from .care import REGION_COOKIE, REGION_COOKIE_MAX_AGE, clean_region, crisis_resources
-from ..i18n import _
+from ..i18n import _, lazy_gettext
 
-KIND_LABELS = {"phone": "Phone", "text": "Text message", "chat": "Chat", "web": "Website"}
+KIND_LABELS = {"phone": lazy_gettext("Phone"), "text": lazy_gettext("Text message"), "chat": lazy_gettext("Chat"),
+               "web": lazy_gettext("Website")}
 LANGUAGE_LABELS = {"en": "English", "es": "Español", "hi": "हिन्दी", "ar": "العربية"}
 
 
@@ -247,7 +248,7 @@ async def admin_phrase_add(request: Request) -> Response:
     if not phrases.clean_phrase(phrase) or not phrases.normalize(phrase):
         errors["phrase"] = _("Please write the words to look for.")
     elif len(phrase.strip()) > phrases.MAX_PHRASE:
-        errors["phrase"] = f"Please keep a phrase to {phrases.MAX_PHRASE} characters."
+        errors["phrase"] = _("Please keep a phrase to %(max)s characters.", max=phrases.MAX_PHRASE)
     if not directory.LANGUAGE_TAG.match(language):
         errors["language"] = _("Please choose a language.")
     if errors:

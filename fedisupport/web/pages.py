@@ -84,7 +84,7 @@ async def community_page(request: Request) -> Response:
         request, "community.html", site=site, community=community, threads=rows, next_cursor=next_cursor,
         viewer=me, membership=membership, notice=notice, login_url=thread_pages.login_url, care=care, rules=rules,
         thread_language=language, filter_languages=filter_languages,
-        thread_language_name=languages.name_of(language) if language else None,
+        thread_language_name=languages.name_for_reader(language) if language else None,
     )
     if members_reader:
         response.headers["Cache-Control"] = "private, no-store"  # lists members-only threads: for this reader only

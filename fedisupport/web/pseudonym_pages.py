@@ -22,13 +22,13 @@ from ..domain.errors import DomainError
 from ..models import Actor, Pseudonym
 from . import auth
 from .account_pages import redirect, render
-from ..i18n import _
+from ..i18n import _, lazy_gettext
 
 NO_STORE: Final = "private, no-store"
 DONE: Final = {
-    "suspended": "The pseudonym is suspended.",
-    "both_suspended": "The pseudonym and the account behind it are suspended.",
-    "unsuspended": "The suspension is lifted.",
+    "suspended": lazy_gettext("The pseudonym is suspended."),
+    "both_suspended": lazy_gettext("The pseudonym and the account behind it are suspended."),
+    "unsuspended": lazy_gettext("The suspension is lifted."),
 }
 
 

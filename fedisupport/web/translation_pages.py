@@ -126,7 +126,7 @@ async def thread_view(request: Request, session: AsyncSession, thread: Post, vie
                       content_warning=thread.content_warning, sensitive=thread.sensitive, language=pick.language)
     return {
         "shown": shown,
-        "original_language_name": languages.name_of(thread.language) if thread.language else None,
+        "original_language_name": languages.name_for_reader(thread.language) if thread.language else None,
         "original_href": f"{base}?show={ORIGINAL}#p-{thread.id}",
         "versions": versions,
         "translate_href": f"{base}/translate" if may else None,

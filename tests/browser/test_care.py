@@ -32,7 +32,7 @@ async def test_help_page_region_chooser_and_the_page_after_a_worrying_post(insta
         await page.wait_for_url("**/help")
         main = await page.inner_text("main")
         assert main.index("Si estás en peligro ahora mismo") < main.index("Línea de la Vida")
-        assert "Habla con alguien ahora en Mexico" in main
+        assert "Habla con alguien ahora en México" in main
         assert await page.get_by_role("link", name="800 911 2000").get_attribute("href") == "tel:8009112000"
         # Other countries are folded away until asked for.
         assert not await page.get_by_text("Samaritans", exact=True).is_visible()

@@ -179,7 +179,8 @@ async def test_the_reader_sees_the_translation_in_their_language(instance):
         assert "It has been a long week." not in page
         assert re.search(rf'<article class="post opening" id="p-{tid}" lang="es"', page)
         # The interface follows the reader's Accept-Language too (docs/i18n.md).
-        assert "Traducido por una persona voluntaria; el original está en English." in page
+        # and so does the original's language, named in Spanish (the version links keep each name in itself).
+        assert "Traducido por una persona voluntaria; el original está en inglés." in page
         original = re.search(r'<a href="([^"]+)">Ver el original</a>', page).group(1)
         back = (await client.get(html.unescape(original))).text
         assert '<h1 dir="auto">Struggling today</h1>' in back and "It has been a long week." in back
