@@ -40,6 +40,11 @@ HOUSEKEEPING_EVERY = 3600.0  # handled rows are kept for days (housekeeping.py);
 # How long a batch of deliveries waits for its slowest ones before the next batch is claimed; the
 # rest finish on their own (within the client's deadline) and are recorded when they do.
 STRAGGLER_WAIT = 2.0
+# Deliveries in flight at once, and claimed per batch: larger claims cost less per delivery (500
+# against 200: 1.24 against 1.47 ms of CPU each in bench/fanout.py).
+DELIVERY_CONCURRENCY = 64
+DELIVERY_BATCH = 500
+DELIVERY_ROUNDS = 8
 
 
 async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions: Any) -> list[int]:
@@ -61,10 +66,13 @@ async def claim(session: AsyncSession, table: Any, limit: int, *extra_conditions
 
 
 class Worker:
-    def __init__(self, services: Services, *, concurrency: int = 32, batch: int = 200) -> None:
+    def __init__(self, services: Services, *, concurrency: int = DELIVERY_CONCURRENCY, batch: int = 200) -> None:
         self.services = services
         self.concurrency = concurrency
-        self.batch = batch
+        self.batch = batch  # received activities per claim
+        # Deliveries claimed and unrecorded at most: every one then waits for at most
+        # DELIVERY_ROUNDS turns of the client's 30 s deadline (4 min), inside its 5-minute lease.
+        self.delivery_batch = min(DELIVERY_BATCH, concurrency * DELIVERY_ROUNDS)
         self._stopping = False
         self._side_tasks: dict[str, asyncio.Task] = {}
         self._side_due: dict[str, float] = {}
@@ -99,7 +107,7 @@ class Worker:
                                                   and_(Instance.paused_until.is_not(None), Instance.paused_until > now)))
         # Never more than one batch's worth claimed and unrecorded: a claimed row must be sent well
         # within its lease, or another worker could claim and send it again.
-        room = self.batch - self._outstanding
+        room = self.delivery_batch - self._outstanding
         if room <= 0:
             return 0
         async with self.services.sessions() as session, session.begin():
@@ -294,4 +302,4 @@ async def record_host(session: AsyncSession, host: str, alive: bool, now: dt.dat
 async def run_worker_forever(settings: Settings, concurrency: int | None = None) -> None:
     async with open_services(settings) as services:
         log.info("worker started for %s", settings.domain)
-        await Worker(services, concurrency=concurrency or 32).run_forever()
+        await Worker(services, concurrency=concurrency or DELIVERY_CONCURRENCY).run_forever()

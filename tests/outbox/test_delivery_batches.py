@@ -120,7 +120,8 @@ async def test_a_silent_host_does_not_hold_up_the_next_batch(start_instance, mon
                                           timeout=httpx.Timeout(connect=1.0, read=2.0, write=1.0, pool=1.0))
         try:
             stalled, fine = await _queue(inst, inboxes, ["/stall", "/ok"])
-            worker = Worker(inst.services, batch=1)
+            worker = Worker(inst.services, concurrency=1)
+            worker.delivery_batch = 1
             assert await worker.run_delivery_batch() == 1  # claims the silent host's row, moves on
             assert await worker.run_delivery_batch() == 0  # one batch's worth is still out: no more claims
             rows = await _states(inst)
@@ -144,7 +145,9 @@ async def test_a_silent_host_does_not_hold_up_the_next_batch(start_instance, mon
 
 async def test_deliveries_to_one_host_reuse_its_connection(start_instance):
     async with start_instance(run_worker_in_serve=False) as inst, Inboxes() as inboxes:
-        await _queue(inst, inboxes, ["/ok"] * 20)
-        assert await Worker(inst.services, concurrency=1).run_delivery_batch() == 20
-        assert len(inboxes.received) == 20
+        await _queue(inst, inboxes, ["/ok"] * 16)
+        worker = Worker(inst.services, concurrency=1)  # claims 8 at a time
+        assert await worker.run_delivery_batch() == 8
+        assert await worker.run_delivery_batch() == 8  # the next batch reuses the connection too
+        assert len(inboxes.received) == 16
         assert inboxes.connections == 1
