@@ -233,6 +233,8 @@ async def measure(server: Server, farm: RemoteFarm, run: LoadRun, args, drain_ti
         "max_ms": round(max(lat) * 1000, 1) if lat else None,
         "status": result["status"], "errors": result["errors"], "load_at_end": load_at_end,
         "server_cpu_window_s": round(cpu1 - cpu0, 1), "server_cpu_drain_s": round(cpu2 - cpu1, 1),
+        # With --no-worker this is the accept path's own cost (issue 7, B4).
+        "server_cpu_ms_per_accepted": round(1000 * (cpu1 - cpu0) / max(result["accepted"], 1), 3),
         "server_cpu_ms_per_activity": round(1000 * (cpu2 - cpu0) / max(total_done, 1), 2),
         "server_cpu_ms_per_item_draining": round(1000 * (cpu2 - cpu1) / max(total_done - processed_in_window, 1), 2),
         "drain_items_per_s": round((total_done - processed_in_window) / max(drained_at - window_end, 1e-9), 1)
@@ -252,6 +254,7 @@ def print_result(name: str, r: dict, server: Server, farm: RemoteFarm | None = N
           f"{r['drain_s_after_window']} s after the window; end to end {r['end_to_end_processed_per_s']}/s")
     print(f"   POST latency p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  max {r['max_ms']} ms;  errors {r['errors'] or 0}")
     print(f"   server CPU: {r['server_cpu_window_s']} s in the window ({r['server_cpu_window_s'] / r['seconds']:.2f} cores), "
+          f"{r['server_cpu_ms_per_accepted']} ms per accepted POST; "
           f"{r['server_cpu_drain_s']} s while draining ({r['drain_s_after_window'] or 0:.0f} s); "
           f"{r['server_cpu_ms_per_activity']} ms of server CPU per activity end to end, "
           f"{r['server_cpu_ms_per_item_draining']} ms per item processed after the window "
