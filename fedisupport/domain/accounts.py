@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import urls
+from ..i18n import _
 from ..activitypub.signatures import generate_keypair
 from ..models import APPLICATION, GROUP, PERSON, Actor, Community, Follow, Membership, Site, User
 from ..models.social import ACCEPTED, OWNER
@@ -40,13 +41,13 @@ def verify_password(password_hash: str, password: str) -> bool:
 def check_username(name: str) -> str:
     name = name.strip().lower()
     if not USERNAME_RE.match(name):
-        raise DomainError("names use 1 to 30 lowercase letters, digits or underscores")
+        raise DomainError(_("names use 1 to 30 lowercase letters, digits or underscores"))
     return name
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
+        raise DomainError(_("passwords need at least %(min)s characters", min=MIN_PASSWORD_LENGTH))
 
 
 async def local_actor_by_name(session: AsyncSession, settings: Settings, username: str) -> Actor | None:
@@ -62,9 +63,9 @@ async def _new_local_actor(
     if kind != APPLICATION:
         username = check_username(username)
         if username in RESERVED_NAMES and not reserved_ok:
-            raise DomainError(f"the name {username!r} is reserved")
+            raise DomainError(_("the name %(name)s is reserved", name=repr(username)))
     if await local_actor_by_name(session, settings, username) is not None:
-        raise Conflict(f"the name {username!r} is taken (people and communities share one set of names)")
+        raise Conflict(_("the name %(name)s is taken (people and communities share one set of names)", name=repr(username)))
     # Key generation and password hashing take tens to hundreds of milliseconds: off the loop.
     # `keypair`: made beforehand, outside the caller's transaction (domain/pseudonyms.py).
     private_pem, public_pem = keypair or await asyncio.to_thread(generate_keypair)
@@ -118,7 +119,7 @@ async def create_user(
     check_password(password)
     email = email.strip().lower() if email else None
     if email and await session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict("an account with that email address exists already")
+        raise Conflict(_("an account with that email address exists already"))
     actor = await _new_local_actor(session, settings, PERSON, username, display_name or username, reserved_ok=is_admin)
     password_hash = await asyncio.to_thread(hash_password, password)
     user = User(actor_id=actor.id, email=email, password_hash=password_hash, is_admin=is_admin, approved=approved)
@@ -133,7 +134,7 @@ async def create_community(
 ) -> Community:
     title = title.strip()
     if not title:
-        raise DomainError("a community needs a title")
+        raise DomainError(_("a community needs a title"))
     actor = await _new_local_actor(
         session, settings, GROUP, name, title, summary=description, manually_approves_followers=requires_approval
     )
@@ -161,10 +162,10 @@ async def make_moderator(session: AsyncSession, settings: Settings, community_na
 
     community = await community_by_name(session, community_name)
     if community is None:
-        raise NotFound(f"no community named {community_name!r}")
+        raise NotFound(_("no community named %(name)s", name=repr(community_name)))
     actor = await local_actor_by_name(session, settings, username)
     if actor is None or actor.kind != PERSON:
-        raise NotFound(f"no person named {username!r} on this instance")
+        raise NotFound(_("no person named %(name)s on this instance", name=repr(username)))
     return await appoint_by_operator(session, settings, community, actor)
 
 

@@ -7,6 +7,7 @@ import secrets
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..i18n import _
 from ..models import Actor, Site, User, utcnow
 from ..models.auth import Invite
 from ..settings import Settings
@@ -38,10 +39,10 @@ async def registration_mode(session: AsyncSession) -> str:
 
 async def set_registration_mode(session: AsyncSession, mode: str) -> None:
     if mode not in REGISTRATION_MODES:
-        raise DomainError(f"registration mode must be one of {', '.join(REGISTRATION_MODES)}")
+        raise DomainError(_("registration mode must be one of %(modes)s", modes=', '.join(REGISTRATION_MODES)))
     site = await session.get(Site, 1)
     if site is None:
-        raise DomainError("the site is not set up yet: run `fedisupport init`")
+        raise DomainError(_("the site is not set up yet: run `fedisupport init`"))
     site.registration_mode = mode
     await session.flush()
 
@@ -55,7 +56,7 @@ async def sign_up(session: AsyncSession, settings: Settings, username: str, pass
     """
     mode = await registration_mode(session)
     if mode == CLOSED:
-        raise RegistrationClosed("sign-ups are closed")
+        raise RegistrationClosed(_("sign-ups are closed"))
     if mode == INVITE:
         await redeem_invite(session, invite_code or "")
     return await accounts.create_user(session, settings, username, password, approved=mode != APPROVAL)
@@ -72,7 +73,7 @@ def new_invite_code() -> str:
 async def create_invite(session: AsyncSession, created_by: User | None, *, max_uses: int = 1,
                         expires_in: dt.timedelta | None = None) -> Invite:
     if not 1 <= max_uses <= MAX_INVITE_USES:
-        raise DomainError(f"an invite can be used 1 to {MAX_INVITE_USES} times")
+        raise DomainError(_("an invite can be used 1 to %(max)s times", max=MAX_INVITE_USES))
     invite = Invite(code=new_invite_code(), created_by_id=created_by.id if created_by else None, max_uses=max_uses,
                     uses=0, expires_at=utcnow() + expires_in if expires_in else None)
     session.add(invite)

@@ -30,8 +30,11 @@ from ..settings import Settings
 from ..text import plain_text
 from . import rules
 from .decisions import ACCEPT, Decision, Verdict, hold, label, reject, strictest
+from ..i18n import _, format_date, lazy_gettext, ngettext
 
-LOCKED = "This thread is locked: the moderators have closed it to new replies."
+# Reasons a writer here is shown are translated when made (in their request); hold reasons and
+# reasons about other servers are for moderators and the logs, and stay as written.
+LOCKED = lazy_gettext("This thread is locked: the moderators have closed it to new replies.")
 
 
 # --- what a post looks like to the policy -----------------------------------------------------------
@@ -134,12 +137,14 @@ def _keyword_decisions(snapshot: rules.Snapshot, facts: PostFacts, community: Co
     out = []
     for rule, matched in rules.matching_rules(snapshot.keywords, facts.text, facts.language,
                                               community.id if community else None):
-        where = "in this community" if rule.community_id is not None else "on this site"
-        if rule.action == "reject":
+        if rule.action == "reject" and local:
             out.append(reject(
-                f"We can't post this as it is: “{matched}” isn't accepted {where}. "
-                "You could change those words and try again." if local
-                else f"keyword rule {rule.id} (reject) matched “{matched}”"))
+                _("We can't post this as it is: “%(words)s” isn't accepted in this community. "
+                  "You could change those words and try again.", words=matched) if rule.community_id is not None
+                else _("We can't post this as it is: “%(words)s” isn't accepted on this site. "
+                       "You could change those words and try again.", words=matched)))
+        elif rule.action == "reject":
+            out.append(reject(f"keyword rule {rule.id} (reject) matched “{matched}”"))
         elif rule.action == "hold":
             out.append(hold(f"keyword rule {rule.id} matched “{matched}”"))
         elif rule.action == "warn" and rule.warning:
@@ -149,7 +154,7 @@ def _keyword_decisions(snapshot: rules.Snapshot, facts: PostFacts, community: Co
 
 def _minutes(seconds: float) -> str:
     minutes = max(1, math.ceil(seconds / 60))
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return ngettext("%(num)s minute", "%(num)s minutes", minutes)
 
 
 # --- inbound ----------------------------------------------------------------------------------------
@@ -270,29 +275,32 @@ async def check_local(session: AsyncSession, settings: Settings, *, author: Acto
     facts = text if isinstance(text, PostFacts) else PostFacts.from_text(text, language=language,
                                                                           is_reply=thread is not None)
     if author.suspended:
-        return reject("Your account is suspended, so you can't post right now.")
+        return reject(_("Your account is suspended, so you can't post right now."))
     ban = await _active_ban(session, community, author)
     if ban is not None:
-        until = f" until {ban.expires_at:%d %B %Y}" if ban.expires_at else ""
-        return reject(f"The moderators of {community.title} have paused your posting here{until}. "
-                      "You can still read, and other communities are open to you.")
+        if ban.expires_at:
+            return reject(_("The moderators of %(community)s have paused your posting here until %(date)s. "
+                            "You can still read, and other communities are open to you.",
+                            community=community.title, date=format_date(ban.expires_at)))
+        return reject(_("The moderators of %(community)s have paused your posting here. "
+                        "You can still read, and other communities are open to you.", community=community.title))
     if thread is not None and thread.locked:
-        return reject(LOCKED)
+        return reject(str(LOCKED))
     snap = await rules.snapshot(session)
     limits = snap.limits
     if limits.posts_per_hour > 0:
         wait = await _hourly_wait(session, author, limits.posts_per_hour, now)
         if wait:
-            return reject("You've posted a lot in the last hour, so we've paused posting for a little while "
-                          f"to keep things calm. You can post again in {_minutes(wait)}.")
+            return reject(_("You've posted a lot in the last hour, so we've paused posting for a little while "
+                            "to keep things calm. You can post again in %(wait)s.", wait=_minutes(wait)))
     role = None
     if thread is not None and thread.slow_mode_seconds > 0:
         role = await _role(session, community, author)
         if role not in (OWNER, MODERATOR):
             wait = await _slow_mode_wait(session, author, thread, now)
             if wait:
-                return reject("This thread is in slow mode, so everyone has time to be heard. "
-                              f"You can reply again in {_minutes(wait)}.")
+                return reject(_("This thread is in slow mode, so everyone has time to be heard. "
+                                "You can reply again in %(wait)s.", wait=_minutes(wait)))
     decisions = _keyword_decisions(snap, facts, community, local=True)
     rejected = [d for d in decisions if d.verdict == Verdict.REJECT]
     if rejected:
@@ -314,7 +322,7 @@ async def check_edit(session: AsyncSession, settings: Settings, *, author: Actor
     """An edit by one of our people: the keyword rules again (an edit must not slip past them)."""
     facts = text if isinstance(text, PostFacts) else PostFacts.from_text(text, language=language)
     if author.suspended:
-        return reject("Your account is suspended, so you can't change posts right now.")
+        return reject(_("Your account is suspended, so you can't change posts right now."))
     decisions = _keyword_decisions(await rules.snapshot(session), facts, community, local=True)
     rejected = [d for d in decisions if d.verdict == Verdict.REJECT]
     return rejected[0] if rejected else strictest(decisions)

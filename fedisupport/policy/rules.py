@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ..activitypub.origin import normalize_host
+from ..i18n import _
 from ..models import DomainPolicy, KeywordRule, Site
 
 log = logging.getLogger("fedisupport.policy")
@@ -118,24 +119,27 @@ def compile_pattern(pattern: str, is_regex: bool) -> re.Pattern | str:
     """The matcher for a rule: a compiled pattern, or the normalised words. PatternError if unusable."""
     pattern = (pattern or "").strip()
     if not pattern:
-        raise PatternError("Please enter a word, a phrase or a pattern.")
+        raise PatternError(_("Please enter a word, a phrase or a pattern."))
     if len(pattern) > 500:
-        raise PatternError("Please keep this to 500 characters or fewer.")
+        raise PatternError(_("Please keep this to %(max)s characters or fewer.", max=500))
     if not is_regex:
         words = normalize(pattern)
         if not words:
-            raise PatternError("Please enter a word, a phrase or a pattern.")
+            raise PatternError(_("Please enter a word, a phrase or a pattern."))
         return words
     if _NESTED_REPEAT.search(pattern):
-        raise PatternError("This pattern repeats a group that itself repeats, which can make the server very "
-                           "slow. Please simplify it, for example (ab)+ instead of (a+b)+.")
+        raise PatternError(_("This pattern repeats a group that itself repeats, which can make the server very "
+                             "slow. Please simplify it, for example (ab)+ instead of (a+b)+."))
     try:
         # Accents are stripped as in the text; case is ignored by the flag (folding the pattern
         # itself would change escapes such as \W into \w).
         return re.compile(_strip_marks(unicodedata.normalize("NFC", pattern)), re.IGNORECASE)
     except re.error as exc:
-        where = f" (at character {exc.pos + 1})" if exc.pos is not None else ""
-        raise PatternError(f"This pattern has a mistake{where}: {exc.msg}.") from None
+        # The problem itself is Python's own words, in English.
+        if exc.pos is not None:
+            raise PatternError(_("This pattern has a mistake (at character %(pos)s): %(problem)s.",
+                                 pos=exc.pos + 1, problem=exc.msg)) from None
+        raise PatternError(_("This pattern has a mistake: %(problem)s.", problem=exc.msg)) from None
 
 
 def normalize_language(tag: str | None) -> str | None:
