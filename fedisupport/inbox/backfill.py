@@ -12,6 +12,7 @@ from typing import Any, AsyncIterator
 from sqlalchemy import select, update
 
 from ..activitypub.fetch import FetchError
+from ..db import write_transaction
 from ..activitypub.jsonld import as_list, get_id
 from ..activitypub.origin import same_origin
 from ..activitypub.vocab import APObject, Invalid, parse_object
@@ -66,12 +67,17 @@ async def backfill_thread(services: Services, thread_ap_id: str) -> int:
             item_id = get_id(item)
             if not item_id or item_id == thread_ap_id:
                 continue
-            async with services.sessions() as session, session.begin():
-                if await session.scalar(select(Post.id).where(Post.ap_id == item_id)):
-                    continue
-                obj = _embedded_post(item, collection) or await _fetch_quietly(services, item_id)
-                if obj is None:
-                    continue
+            async with services.sessions() as session:
+                known = await session.scalar(select(Post.id).where(Post.ap_id == item_id))
+            if known:
+                continue
+            # Fetched before the write transaction: on SQLite that holds the one write lock.
+            obj = _embedded_post(item, collection) or await _fetch_quietly(services, item_id)
+            if obj is None:
+                continue
+            # Read-then-write: a deferred SQLite transaction would fail at once with "database is
+            # locked" when the worker committed in between (db.write_transaction).
+            async with write_transaction(services.sessions) as session:
                 author = await session.scalar(select(Actor).where(Actor.ap_id == obj.attributed_to))
                 context = Context(services, session, activity=None, actor=author)
                 try:
@@ -104,7 +110,7 @@ async def _fetch_quietly(services: Services, url: str) -> APObject | None:
 
 async def run_requests(services: Services, claim, limit: int = 5) -> int:
     """Claim queued backfills and run them one by one."""
-    async with services.sessions() as session, session.begin():
+    async with write_transaction(services.sessions) as session:
         ids = await claim(session, FetchRequest, limit)
         rows = list((await session.execute(select(FetchRequest.id, FetchRequest.url)
                                            .where(FetchRequest.id.in_(ids)))).all()) if ids else []
@@ -117,7 +123,7 @@ async def run_requests(services: Services, claim, limit: int = 5) -> int:
         except Exception as exc:
             log.exception("backfill of %s failed", row.url)
             result = f"failed: {type(exc).__name__}: {exc}"
-        async with services.sessions() as session, session.begin():
+        async with write_transaction(services.sessions) as session:
             await session.execute(update(FetchRequest).where(FetchRequest.id == row.id).values(
                 state=DONE, done_at=utcnow(), locked_until=None, attempts=FetchRequest.attempts + 1,
                 result=result[:2000]))
