@@ -82,7 +82,8 @@ async def after_post(request: Request) -> Response:
     The page says nothing about the post or any signal: it thanks them, offers the services for
     their region and links on to their post, which is published like any other.
     """
-    from .thread_pages import in_thread, load_post, post_id_of
+    from .thread_pages import in_thread
+    from .thread_view import load_post, post_id_of
 
     me = await auth.current_user(request)
     async with request.app.state.sessions() as session:

@@ -36,7 +36,7 @@ async def home(request: Request) -> Response:
 
 async def community_page(request: Request) -> Response:
     """/c/{name} for people: the community's threads by latest activity, and joining it."""
-    from . import thread_pages
+    from . import thread_pages, thread_view
 
     name = request.path_params["name"].lower()
     from . import small_group_pages
@@ -71,7 +71,7 @@ async def community_page(request: Request) -> Response:
             # ?lang=es: threads written in Spanish, also those another server tagged "es-MX".
             query = query.where(or_(Post.language == language, Post.language.like(language + "-%")))
         rows = list((await session.execute(query)).all())
-        membership = await thread_pages.membership_of(session, me, community_actor)
+        membership = await thread_view.membership_of(session, me, community_actor)
         care = await crisis_resources(request, session)  # the one-line crisis box
         rules = await site_policy.instance_rules(session, community.id)  # the site's rules, then the community's
     more = len(rows) > page_size
@@ -118,10 +118,11 @@ def exception_handlers() -> dict:
 
 
 def routes() -> list[Route]:
-    from . import small_group_pages, thread_pages
+    from . import post_actions, small_group_pages, thread_pages
 
     return [
         *thread_pages.routes(),
+        *post_actions.routes(),
         *small_group_pages.routes(),
         Route("/", home, name="home"),
         Route("/c/{name}", community_page, name="community"),

@@ -21,7 +21,8 @@ from ..models.content import MEMBERS, PUBLISHED
 from . import auth
 from .care import crisis_resources
 from .paging import decode_cursor, encode_cursor
-from .thread_pages import NOT_FOUND, load_post, membership_of, page, post_id_of, redirect
+from .thread_pages import page, redirect
+from .thread_view import NOT_FOUND, load_post, membership_of, post_id_of
 
 MAX_RULES_TEXT = 20 * 600
 
