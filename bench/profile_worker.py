@@ -52,6 +52,9 @@ async def work(server, phase: str, profile_html: Path, show: int) -> dict:
             if n == 0:
                 break
             done += n
+        # Deliveries still on the wire are recorded when they finish; wait for them before the
+        # services (and their HTTP sessions) close.
+        await worker.finish_stragglers(grace=60.0)
         profiler.stop()
         wall = time.perf_counter() - t
         cpu = time.process_time() - cpu

@@ -230,9 +230,9 @@ class Worker:
                     except TimeoutError:
                         pass
         finally:
-            await self._finish_stragglers()
+            await self.finish_stragglers()
 
-    async def _finish_stragglers(self, grace: float = 5.0) -> None:
+    async def finish_stragglers(self, grace: float = 5.0) -> None:
         """On the way out, give deliveries still on the wire a moment to be recorded: a row
         cancelled here is sent again when its lease ends."""
         if self._stragglers:
