@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from fedisupport import db
 from fedisupport.domain import accounts, moderation, posting, reports
 from fedisupport.models import Actor, Community, CommunityBan, HeldItem, ModAction, Post, Report
+from tests.support.forms import csrf_of, log_in, submit
 
 PASSWORD = "a long enough password"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def said(response: httpx.Response) -> str:
@@ -25,26 +25,6 @@ def said(response: httpx.Response) -> str:
 def words(response_text: str) -> str:
     """What a person reads: tags gone, spaces collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response_text)).split())
-
-
-def csrf_of(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "the page has no form"
-    return found.group(1)
-
-
-async def log_in(client: httpx.AsyncClient, name: str) -> None:
-    page = await client.get("/login")
-    response = await client.post("/login", data={"csrf_token": csrf_of(page.text), "username": name,
-                                                 "password": PASSWORD, "next": "/"})
-    assert response.status_code == 303, response.text
-
-
-async def submit(client: httpx.AsyncClient, page_path: str, action: str, data: dict[str, str]) -> httpx.Response:
-    """Open a page like a browser, then post one of its forms with the page's token."""
-    page = await client.get(page_path)
-    assert page.status_code == 200, page.text
-    return await client.post(action, data={"csrf_token": csrf_of(page.text), **data})
 
 
 class World:

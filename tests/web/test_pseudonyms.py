@@ -22,6 +22,7 @@ from fedisupport.domain.errors import DomainError
 from fedisupport.models import (PERSON, Actor, Community, CommunityBan, ModAction, OutboxActivity, Post, Pseudonym,
                                 User, utcnow)
 from tests.support.crawl import Crawl, containing, leaks
+from tests.support.forms import csrf_of, log_in, submit
 
 PASSWORD = "a long enough password"
 REAL_ACTOR_ID = 7391582046
@@ -35,34 +36,13 @@ SECRET_TITLE = "MEMBERS-ONLY-title-5521"
 SECRET_BODY = "MEMBERS-ONLY-body-8143"
 SECRET_REPLY = "MEMBERS-ONLY-reply-2290"
 AP = {"Accept": "application/activity+json"}
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def csrf_of(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "the page has no form"
-    return found.group(1)
-
-
 def words(text: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
-
-
-async def log_in(client: httpx.AsyncClient, name: str) -> None:
-    page = await client.get("/login")
-    response = await client.post("/login", data={"csrf_token": csrf_of(page.text), "username": name,
-                                                 "password": PASSWORD, "next": "/"})
-    assert response.status_code == 303, response.text
-
-
-async def submit(client: httpx.AsyncClient, page_path: str, action: str, data: dict) -> httpx.Response:
-    """Open a page like a browser, then post one of its forms with the page's token."""
-    page = await client.get(page_path)
-    assert page.status_code == 200, page.text
-    return await client.post(action, data={"csrf_token": csrf_of(page.text), **data})
 
 
 async def marked_person(session, settings) -> Actor:

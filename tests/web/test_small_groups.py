@@ -18,32 +18,12 @@ from fedisupport.domain import accounts, actions, following, small_groups
 from fedisupport.domain.errors import DomainError
 from fedisupport.models import Actor, Community, GroupInvitation, HeldItem, Post
 from fedisupport.models.content import MEMBERS
+from tests.support.forms import csrf_of, log_in, submit
 
 PASSWORD = "a long enough password"
 SECRET_TITLE = "MEMBERS-ONLY-title-4471"
 SECRET_BODY = "MEMBERS-ONLY-body-9902"
 AP = {"Accept": "application/activity+json"}
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "the page has no form"
-    return found.group(1)
-
-
-async def log_in(client: httpx.AsyncClient, name: str) -> None:
-    page = await client.get("/login")
-    response = await client.post("/login", data={"csrf_token": csrf_of(page.text), "username": name,
-                                                 "password": PASSWORD, "next": "/"})
-    assert response.status_code == 303, response.text
-
-
-async def submit(client: httpx.AsyncClient, page_path: str, action: str, data: dict) -> httpx.Response:
-    """Open a page like a browser, then post one of its forms with the page's token."""
-    page = await client.get(page_path)
-    assert page.status_code == 200, page.text
-    return await client.post(action, data={"csrf_token": csrf_of(page.text), **data})
 
 
 @dataclass
