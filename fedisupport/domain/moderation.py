@@ -233,6 +233,7 @@ async def _publish_held(session: AsyncSession, settings: Settings, post: Post, h
             inner = received  # FEP-1b12: the received activity, unchanged
     await distribute.announce(session, settings, group, inner, boost_note=post.ap_id, new_thread=post.is_thread,
                               members_only=post.visibility == "members")
+    post.announced_at = utcnow()
 
 
 async def decide_held(session: AsyncSession, settings: Settings, moderator: Actor, held_id: int, *, approve: bool,

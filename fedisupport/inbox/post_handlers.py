@@ -23,7 +23,7 @@ from ..domain import small_groups
 from ..domain.bans import active_ban
 from ..domain.held import hold_post
 from ..domain.posting import RemotePost
-from ..models import GROUP, Actor, Community, Follow, Like, Post, Tombstone
+from ..models import GROUP, Actor, Community, Follow, Like, Post, Tombstone, utcnow
 from ..models.content import HELD, PUBLISHED
 from ..models.content import MEMBERS
 from ..models.social import ACCEPTED
@@ -322,10 +322,13 @@ async def on_create(ctx: Context) -> None:
     if post is None:
         raise Ignored("not addressed to a community here")
     community = await _community_actor(ctx, post)
-    if created and community is not None and community.local and post.state == PUBLISHED:
+    if community is not None and community.local and post.state == PUBLISHED and post.announced_at is None:
         # FEP-1b12: the community passes the activity on unchanged (a held post: once approved).
+        # Not only when the post is new: a reply's missing parent is fetched and stored first,
+        # and its own Create, arriving later, still has to reach the community's followers.
         await announce(ctx.session, ctx.settings, community, dict(ctx.activity.raw),
                        boost_note=post.ap_id, new_thread=post.is_thread, members_only=post.visibility == MEMBERS)
+        post.announced_at = utcnow()
 
 
 async def on_announce(ctx: Context) -> None:

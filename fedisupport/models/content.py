@@ -65,6 +65,9 @@ class Post(Base):
     published_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_activity_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
+    # When our community passed this remote post's Create on (FEP-1b12). A post first stored
+    # because a reply needed its parent has none yet: its own Create, arriving later, is announced.
+    announced_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class Like(Base):

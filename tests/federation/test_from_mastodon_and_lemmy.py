@@ -10,7 +10,7 @@ from sqlalchemy import select
 from fedisupport import db
 from fedisupport.activitypub.jsonld import AS_PUBLIC
 from fedisupport.domain import accounts
-from fedisupport.models import Actor, Community, Follow, InboxItem, OutboxActivity, Post, utcnow
+from fedisupport.models import Actor, Community, Follow, InboxItem, Instance, OutboxActivity, Post, utcnow
 from fedisupport.models.social import ACCEPTED
 from tests.support.remote import FakeRemote, signed_post
 from tests.support.waiting import wait_for
@@ -98,3 +98,61 @@ async def test_a_followed_lemmy_community_announces_a_page_that_becomes_a_thread
         assert (await signed_post(lemmy, "elsewhere", instance.url("/inbox"), other)).status_code == 202
         item = await wait_for(lambda: settled(instance, other["id"]))
         assert item.state == "ignored" and await post_by(instance, lemmy.url("/post/78")) is None
+
+
+async def test_a_reply_fetched_as_a_parent_is_still_announced_when_its_own_create_arrives(instance):
+    """Across servers, a reply to a reply can arrive before the reply it answers. We fetch that
+    parent to place the new one; the parent's own Create, when it comes, must still be passed on
+    to the community's forum followers (FEP-1b12), not dropped as already known."""
+    async with db.transaction(instance.sessions) as session:
+        community = await accounts.create_community(session, instance.settings, "hope", "Hope")
+        group = await session.get(Actor, community.actor_id)
+        forum = Actor(ap_id="https://forum.example/u/ash", kind="person", local=False, username="ash",
+                      domain="forum.example", inbox_url="https://forum.example/u/ash/inbox",
+                      shared_inbox_url="https://forum.example/inbox")
+        session.add_all([forum, Instance(host="forum.example", software="lemmy")])
+        await session.flush()
+        session.add(Follow(follower_id=forum.id, target_id=group.id, state=ACCEPTED,
+                           ap_id="https://forum.example/follows/1", accepted_at=utcnow()))
+    hope = instance.url("/c/hope")
+    async with FakeRemote() as mastodon:
+        for name in ("mia", "noor", "zed"):
+            mastodon.add_actor(name)
+
+        def note(name: str, number: int, text: str, in_reply_to: str | None = None) -> dict:
+            doc = {"id": mastodon.url(f"/users/{name}/statuses/{number}"), "type": "Note",
+                   "attributedTo": mastodon.url(f"/users/{name}"), "content": f"<p>{text}</p>",
+                   "to": [AS_PUBLIC], "cc": [hope], "published": f"2026-11-26T09:0{number}:00Z"}
+            if in_reply_to:
+                doc["inReplyTo"] = in_reply_to
+            else:
+                doc["tag"] = [{"type": "Mention", "href": hope, "name": f"@hope@{instance.settings.domain}"}]
+            return doc
+
+        async def deliver(name: str, obj: dict) -> dict:
+            create = mastodon.activity(name, "Create", obj, to=obj["to"], cc=obj["cc"])
+            assert (await signed_post(mastodon, name, instance.url("/inbox"), create)).status_code == 202
+            await wait_for(lambda: settled(instance, create["id"]))
+            return create
+
+        async def announced(create_id: str) -> bool:
+            async with instance.sessions() as session:
+                bodies = await session.scalars(select(OutboxActivity.body).where(OutboxActivity.type == "Announce"))
+                return any(json.loads(body)["object"].get("id") == create_id for body in bodies
+                           if isinstance(json.loads(body)["object"], dict))
+
+        thread = note("mia", 1, "Struggling today.")
+        await deliver("mia", thread)
+        middle = note("noor", 2, "Me too.", in_reply_to=thread["id"])
+        mastodon.serve("/users/noor/statuses/2", {"@context": "https://www.w3.org/ns/activitystreams", **middle})
+        last = note("zed", 3, "Both of you, hang in there.", in_reply_to=middle["id"])
+
+        last_create = await deliver("zed", last)  # arrives first: noor's reply is fetched to place it
+        assert (await post_by(instance, middle["id"])) is not None
+        assert await announced(last_create["id"])
+        middle_create = await deliver("noor", middle)  # then noor's own Create comes
+        assert await announced(middle_create["id"])
+        again = mastodon.activity("noor", "Create", middle, to=middle["to"], cc=middle["cc"])
+        assert (await signed_post(mastodon, "noor", instance.url("/inbox"), again)).status_code == 202
+        await wait_for(lambda: settled(instance, again["id"]))
+        assert not await announced(again["id"])  # passed on once, not once per copy
