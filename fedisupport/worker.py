@@ -21,7 +21,7 @@ from .inbox.batch import process_batch
 from .inbox.context import RetryLater
 from .inbox.process import process_item, record_failure
 from .models import Actor, Delivery, InboxItem, Instance, OutboxActivity, utcnow
-from .models.queues import QUEUED
+from .models.queues import LEASE, QUEUED
 from .outbox import deliver
 from .outbox.deliver import retry_delay
 from .remote.instances import refresh_software
@@ -29,7 +29,6 @@ from .services import Services, open_services
 from .settings import Settings
 
 log = logging.getLogger("fedisupport.worker")
-LEASE = dt.timedelta(minutes=5)
 BREAKER_FAILURES = 10
 BREAKER_PAUSE = dt.timedelta(seconds=60)
 PAUSE_AFTER_FAILURE_DAYS = 7

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import json
 import logging
 from typing import Any
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..activitypub.jsonld import get_id
 from ..db import write_transaction
 from ..models import Actor, CommunityBan, InboxItem, Post, utcnow
-from ..models.queues import QUEUED
+from ..models.queues import LEASE, QUEUED
 from ..outbox.deliver import retry_delay
 from ..services import Services
 from . import bulk_likes
@@ -37,7 +36,6 @@ from .context import NeedsNetwork, RetryLater
 from .process import Claimed, Outcome, Refused, failure_values, handle, mark_alive
 
 log = logging.getLogger("fedisupport.inbox")
-LEASE = dt.timedelta(minutes=5)  # as the worker's claim
 # At most this many activities, for at most about this long, per transaction: on SQLite the
 # accept path's group commits wait for the write lock meanwhile.
 TRANSACTION_ROWS = 100

@@ -15,6 +15,9 @@ IGNORED = "ignored"
 REJECTED = "rejected"
 ERRORED = "errored"
 
+# How long a worker holds a claimed row; past it another worker may take the row again.
+LEASE = dt.timedelta(minutes=5)
+
 # Delivery states
 SENT = "sent"
 FAILED = "failed"  # permanent answer (400/403/404/410): not retried
