@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -27,6 +26,7 @@ from ..domain.account_deletion import LastAdmin, delete_account
 from ..domain.errors import Conflict, DomainError
 from ..models import PERSON, Actor, User
 from . import auth
+from .forms import text_field
 from ..i18n import _, lazy_gettext, ngettext
 
 MAX_PASSWORD_LENGTH: Final = 1000
@@ -73,12 +73,6 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 def redirect(request: Request, url: str) -> Response:
     # 303: the browser follows with a GET, so reloading the next page never repeats the POST.
     return auth.apply_cookies(request, RedirectResponse(url, status_code=303))
-
-
-def _field(form: FormData, name: str, limit: int = 10_000) -> str:
-    """A text field, or "" when missing or not text; cut at `limit` so nothing huge goes further."""
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
 
 
 async def _site(request: Request):
@@ -151,8 +145,8 @@ async def signup(request: Request) -> Response:
         return redirect(request, "/signup")
     if mode == registration.CLOSED:
         return page(state="closed", status_code=403)
-    values = {"username": _field(form, "username", 64).strip(), "invite": _field(form, "invite", 64).strip()}
-    password, again = _field(form, "password", MAX_PASSWORD_LENGTH + 1), _field(form, "password_again", MAX_PASSWORD_LENGTH + 1)
+    values = {"username": text_field(form, "username", 64).strip(), "invite": text_field(form, "invite", 64).strip()}
+    password, again = text_field(form, "password", MAX_PASSWORD_LENGTH + 1), text_field(form, "password_again", MAX_PASSWORD_LENGTH + 1)
     errors: dict[str, str] = {}
     values["username"] = _check_new_username(values["username"], errors)
     _check_new_password(password, again, errors)
@@ -195,10 +189,10 @@ async def login(request: Request) -> Response:
         return page(values={}, errors={}, logged_out="logged_out" in request.query_params)
 
     form = await auth.csrf_protect(request)
-    next_path = auth.safe_next(_field(form, "next", 2000), next_path)
+    next_path = auth.safe_next(text_field(form, "next", 2000), next_path)
     settings = request.app.state.settings
-    username = _login_name(_field(form, "username", 300), settings.domain)
-    password = _field(form, "password", MAX_PASSWORD_LENGTH + 1)
+    username = _login_name(text_field(form, "username", 300), settings.domain)
+    password = text_field(form, "password", MAX_PASSWORD_LENGTH + 1)
     values = {"username": username}
     throttle, key = auth.login_throttle(request), auth.throttle_key(request, username)
     if wait := throttle.wait_seconds(key):
@@ -265,8 +259,8 @@ async def settings_profile(request: Request) -> Response:
         return page(values=values, errors={}, saved="saved" in request.query_params)
 
     form = await auth.csrf_protect(request)
-    values = {"display_name": " ".join(_clean_text(_field(form, "display_name", 1000)).split()),
-              "bio": _clean_text(_field(form, "bio", 20_000))}
+    values = {"display_name": " ".join(_clean_text(text_field(form, "display_name", 1000)).split()),
+              "bio": _clean_text(text_field(form, "bio", 20_000))}
     errors: dict[str, str] = {}
     if len(values["display_name"]) > MAX_DISPLAY_NAME_LENGTH:
         errors["display_name"] = MESSAGES["display_name_long"]
@@ -290,8 +284,8 @@ async def settings_password(request: Request) -> Response:
         return page(errors={}, saved="saved" in request.query_params)
 
     form = await auth.csrf_protect(request)
-    current = _field(form, "current_password", MAX_PASSWORD_LENGTH + 1)
-    new, again = _field(form, "new_password", MAX_PASSWORD_LENGTH + 1), _field(form, "new_password_again", MAX_PASSWORD_LENGTH + 1)
+    current = text_field(form, "current_password", MAX_PASSWORD_LENGTH + 1)
+    new, again = text_field(form, "new_password", MAX_PASSWORD_LENGTH + 1), text_field(form, "new_password_again", MAX_PASSWORD_LENGTH + 1)
     # Guessing the current password from a stolen session is throttled like guessing at login.
     throttle, key = auth.login_throttle(request), auth.throttle_key(request, me.username)
     if wait := throttle.wait_seconds(key):
@@ -323,7 +317,7 @@ async def settings_delete(request: Request) -> Response:
         return page(errors={}, values={})
 
     form = await auth.csrf_protect(request)
-    confirm = _field(form, "confirm_username", 64).strip()
+    confirm = text_field(form, "confirm_username", 64).strip()
     if confirm.lower() != me.username:
         return page(errors={"confirm_username": MESSAGES["confirm_mismatch"]}, values={"confirm_username": confirm},
                     status_code=400)
@@ -360,7 +354,7 @@ async def admin_registrations(request: Request) -> Response:
 @auth.admin_required
 async def admin_set_mode(request: Request) -> Response:
     form = await auth.csrf_protect(request)
-    mode = _field(form, "mode", 16)
+    mode = text_field(form, "mode", 16)
     if mode not in registration.REGISTRATION_MODES:
         raise HTTPException(400, _("Please choose one of the ways people can sign up."))
     async with db.transaction(request.app.state.sessions) as session:
@@ -395,9 +389,9 @@ async def admin_decline(request: Request) -> Response:
 async def admin_create_invite(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     me = await auth.current_user(request)
-    lifetime = _field(form, "expires", 8)
+    lifetime = text_field(form, "expires", 8)
     try:
-        max_uses = int(_field(form, "max_uses", 8) or "1")
+        max_uses = int(text_field(form, "max_uses", 8) or "1")
     except ValueError:
         max_uses = 0
     if lifetime not in INVITE_LIFETIMES or not 1 <= max_uses <= registration.MAX_INVITE_USES:

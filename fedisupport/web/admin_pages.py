@@ -24,6 +24,7 @@ from ..domain.errors import NotFound
 from ..domain.site_policy import KeywordValues
 from ..models import KeywordRule
 from . import auth
+from .forms import text_field
 from .account_pages import redirect, render
 
 MAX_UPLOAD_BYTES: Final = 4 * 1024 * 1024
@@ -36,11 +37,6 @@ DONE: Final = {
     "moved": lazy_gettext("Moved."),
     "gone": lazy_gettext("That isn't there any more. Someone may have changed it already."),
 }
-
-
-def _field(form: FormData, name: str, limit: int = 5000) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
 
 
 def _checked(form: FormData, name: str) -> bool:
@@ -92,7 +88,7 @@ async def admin_rules(request: Request) -> Response:
     if request.method == "GET":
         return await _rules_page(request)
     form = await auth.csrf_protect(request)
-    text = _field(form, "text", 5000)
+    text = text_field(form, "text", 5000)
     try:
         async with db.transaction(request.app.state.sessions) as session:
             await site_policy.add_rule(session, text)
@@ -105,7 +101,7 @@ async def admin_rules(request: Request) -> Response:
 async def admin_rule_save(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     rule_id = _int_param(request, "rule_id")
-    text = _field(form, "text", 5000)
+    text = text_field(form, "text", 5000)
     try:
         async with db.transaction(request.app.state.sessions) as session:
             await site_policy.update_rule(session, rule_id, text)
@@ -121,7 +117,7 @@ async def admin_rule_save(request: Request) -> Response:
 async def admin_rule_move(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     rule_id = _int_param(request, "rule_id")
-    direction = _field(form, "direction", 8)
+    direction = text_field(form, "direction", 8)
     if direction not in ("up", "down"):
         raise HTTPException(400, _("Please use the Move up or Move down buttons."))
     try:
@@ -147,10 +143,10 @@ async def admin_rule_remove(request: Request) -> Response:
 
 
 def _policy_values(form: FormData) -> PolicyValues:
-    return PolicyValues(domain=_field(form, "domain", 300), severity=_field(form, "severity", 16),
+    return PolicyValues(domain=text_field(form, "domain", 300), severity=text_field(form, "severity", 16),
                         reject_media=_checked(form, "reject_media"), reject_reports=_checked(form, "reject_reports"),
-                        public_comment=_field(form, "public_comment", 5000),
-                        private_comment=_field(form, "private_comment", 5000), obfuscate=_checked(form, "obfuscate"))
+                        public_comment=text_field(form, "public_comment", 5000),
+                        private_comment=text_field(form, "private_comment", 5000), obfuscate=_checked(form, "obfuscate"))
 
 
 async def _domains_page(request: Request, *, errors: dict[str, str] | None = None, values: PolicyValues | None = None,
@@ -207,7 +203,7 @@ async def admin_domain_remove(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     try:
         async with db.transaction(request.app.state.sessions) as session:
-            await domain_blocks.remove_policy(session, _field(form, "domain", 300))
+            await domain_blocks.remove_policy(session, text_field(form, "domain", 300))
     except NotFound:
         return redirect(request, "/admin/domains?done=gone")
     return redirect(request, "/admin/domains?done=removed")
@@ -254,10 +250,10 @@ async def admin_domains_export(request: Request) -> Response:
 
 
 def _keyword_values(form: FormData) -> KeywordValues:
-    where = _field(form, "community_id", 20)
-    return KeywordValues(pattern=_field(form, "pattern", 1000), is_regex=_checked(form, "is_regex"),
-                         language=_field(form, "language", 40), action=_field(form, "action", 16),
-                         warning=_field(form, "warning", 1000),
+    where = text_field(form, "community_id", 20)
+    return KeywordValues(pattern=text_field(form, "pattern", 1000), is_regex=_checked(form, "is_regex"),
+                         language=text_field(form, "language", 40), action=text_field(form, "action", 16),
+                         warning=text_field(form, "warning", 1000),
                          community_id=int(where) if where.isdigit() else None)
 
 
@@ -336,7 +332,7 @@ async def admin_limits(request: Request) -> Response:
         values["show_blocked_domains"] = bool(site and site.show_blocked_domains)
         return await _page(request, "admin_limits.html", current="admin_limits", values=values, errors={})
     form = await auth.csrf_protect(request)
-    raw = {name: _field(form, name, 20) for name in site_policy.LIMIT_FIELDS}
+    raw = {name: text_field(form, name, 20) for name in site_policy.LIMIT_FIELDS}
     show = _checked(form, "show_blocked_domains")
     try:
         async with db.transaction(request.app.state.sessions) as session:

@@ -21,6 +21,7 @@ from ..domain import accounts
 from ..models import CrisisPhrase, CrisisService, utcnow
 from ..models.care import SERVICE_KINDS
 from . import auth
+from .forms import text_field
 from .care import REGION_COOKIE, REGION_COOKIE_MAX_AGE, clean_region, crisis_resources
 from ..i18n import _, lazy_gettext
 
@@ -40,18 +41,13 @@ def _redirect(request: Request, url: str) -> Response:
     return auth.apply_cookies(request, RedirectResponse(url, status_code=303))
 
 
-def _field(form: FormData, name: str, limit: int = 5000) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
 # --- the reader's region ---------------------------------------------------------------------------
 
 
 async def choose_region(request: Request) -> Response:
     """POST /help/region: remember the region the reader chose (a cookie), or forget it ("")."""
     form = await auth.csrf_protect(request)
-    region = clean_region(_field(form, "region", 8))
+    region = clean_region(text_field(form, "region", 8))
     response = _redirect(request, "/help" + ("?region=saved" if region else "?region=auto") + "#services")
     settings = request.app.state.settings
     if region:
@@ -133,9 +129,9 @@ async def admin_services(request: Request) -> Response:
 
 
 def _values(form: FormData) -> dict[str, str]:
-    return {key: _field(form, key, limit + 1) for key, limit in directory.LIMITS.items()} | {
-        "kind": _field(form, "kind", 16), "region": _field(form, "region", 8),
-        "last_checked": _field(form, "last_checked", 20)}
+    return {key: text_field(form, key, limit + 1) for key, limit in directory.LIMITS.items()} | {
+        "kind": text_field(form, "kind", 16), "region": text_field(form, "region", 8),
+        "last_checked": text_field(form, "last_checked", 20)}
 
 
 def _form_values(service: CrisisService | None) -> dict[str, str]:
@@ -209,7 +205,7 @@ async def admin_service_activate(request: Request) -> Response:
 @auth.admin_required
 async def admin_service_move(request: Request) -> Response:
     form = await auth.csrf_protect(request)
-    direction = _field(form, "direction", 8)
+    direction = text_field(form, "direction", 8)
     if direction not in ("up", "down"):
         raise HTTPException(400, _("Please choose up or down."))
     async with db.transaction(request.app.state.sessions) as session:
@@ -243,8 +239,8 @@ async def _phrases_page(request: Request, *, errors: dict | None = None, values:
 @auth.admin_required
 async def admin_phrase_add(request: Request) -> Response:
     form = await auth.csrf_protect(request)
-    phrase = _field(form, "phrase", phrases.MAX_PHRASE * 2)
-    language = _field(form, "language", 16).strip().lower()
+    phrase = text_field(form, "phrase", phrases.MAX_PHRASE * 2)
+    language = text_field(form, "language", 16).strip().lower()
     errors = {}
     if not phrases.clean_phrase(phrase) or not phrases.normalize(phrase):
         errors["phrase"] = _("Please write the words to look for.")

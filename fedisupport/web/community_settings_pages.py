@@ -13,21 +13,17 @@ from ..domain import accounts, communities
 from ..domain.errors import DomainError
 from ..models import Actor
 from . import auth
+from .forms import text_field
 from .thread_pages import page, redirect
 from ..i18n import _
 
 
-def _text(form, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
 def _settings_from(form) -> communities.CommunitySettings:
     return communities.CommunitySettings(
-        title=_text(form, "title", 1000), description=_text(form, "description", 20_000),
-        languages=_text(form, "languages", 200), requires_approval=form.get("requires_approval") == "on",
-        microblog_distribution=_text(form, "microblog_distribution", 20) or "threads",
-        rules=tuple(_text(form, "rules", 20_000).replace("\r\n", "\n").split("\n")),
+        title=text_field(form, "title", 1000), description=text_field(form, "description", 20_000),
+        languages=text_field(form, "languages", 200), requires_approval=form.get("requires_approval") == "on",
+        microblog_distribution=text_field(form, "microblog_distribution", 20) or "threads",
+        rules=tuple(text_field(form, "rules", 20_000).replace("\r\n", "\n").split("\n")),
         allow_pseudonyms=form.get("allow_pseudonyms") == "on",
         volunteer_translations=form.get("volunteer_translations") == "on",
     )
@@ -51,8 +47,8 @@ async def new_community(request: Request) -> Response:
         return show({"name": "", "languages": "en", "microblog_distribution": "threads", "volunteer_translations": True})
     form = await auth.csrf_protect(request)
     chosen = _settings_from(form)
-    name = _text(form, "name", 100).strip().lower()
-    owner_name = _text(form, "owner", 100).strip().lower().removeprefix("@")
+    name = text_field(form, "name", 100).strip().lower()
+    owner_name = text_field(form, "owner", 100).strip().lower().removeprefix("@")
     try:
         async with db.transaction(request.app.state.sessions) as session:
             owner = await accounts.local_actor_by_name(session, request.app.state.settings, owner_name or me.username)

@@ -38,6 +38,7 @@ from ..remote import webfinger
 from ..remote.actors import ActorUnavailable
 from ..i18n import _, lazy_gettext
 from . import auth
+from .forms import text_field
 from .account_pages import redirect, render
 from .paging import decode_cursor, encode_cursor
 
@@ -102,11 +103,6 @@ DONE: Final = {
 
 
 # --- small helpers -------------------------------------------------------------------------------
-
-
-def _field(form: FormData, name: str, limit: int = MAX_REPORT_TEXT) -> str:
-    value = form.get(name)
-    return value[:limit].strip() if isinstance(value, str) else ""
 
 
 def _int_param(request: Request, name: str, missing: str) -> int:
@@ -234,7 +230,7 @@ async def _queue_page(request: Request, *, error: str | None = None, status_code
 
 
 def _back_to_queue(request: Request, form: FormData, done: str) -> Response:
-    community = _field(form, "c", 255)
+    community = text_field(form, "c", 255).strip()
     where = "/mod?" + (f"c={quote(community)}&" if community else "") + f"done={done}"
     return redirect(request, where)
 
@@ -244,13 +240,13 @@ async def decide_held(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     me = await auth.current_user(request)
     held_id = _int_param(request, "held_id", _("That item isn't in the queue any more."))
-    action = _field(form, "action", 16)
+    action = text_field(form, "action", 16).strip()
     if action not in ("approve", "reject"):
         raise HTTPException(400, _("Please choose to approve or not."))
     try:
         async with db.transaction(request.app.state.sessions) as session:
             held = await moderation.decide_held(session, request.app.state.settings, await _actor_of(session, me),
-                                                held_id, approve=action == "approve", reason=_field(form, "reason"))
+                                                held_id, approve=action == "approve", reason=text_field(form, "reason", MAX_REPORT_TEXT).strip())
             kind = held.kind
     except moderation.NotAllowed:
         raise _forbidden() from None
@@ -267,15 +263,15 @@ async def handle_report(request: Request) -> Response:
     form = await auth.csrf_protect(request)
     me = await auth.current_user(request)
     report_id = _int_param(request, "report_id", _("We couldn't find that report."))
-    action = _field(form, "action", 16)
+    action = text_field(form, "action", 16).strip()
     settings = request.app.state.settings
     try:
         async with db.transaction(request.app.state.sessions) as session:
             actor = await _actor_of(session, me)
             if action == "resolve":
-                await reports.resolve_report(session, actor, report_id, _field(form, "resolution"))
+                await reports.resolve_report(session, actor, report_id, text_field(form, "resolution", MAX_REPORT_TEXT).strip())
             elif action == "forward":
-                await reports.forward_report(session, settings, actor, report_id, _field(form, "comment"))
+                await reports.forward_report(session, settings, actor, report_id, text_field(form, "comment", MAX_REPORT_TEXT).strip())
             else:
                 raise HTTPException(400, _("Please choose what to do with the report."))
     except DomainError as exc:
@@ -309,8 +305,8 @@ async def moderate_post(request: Request) -> Response:
     error = None
     if request.method == "POST":
         form = await auth.csrf_protect(request)
-        action = _field(form, "action", 16)
-        reason = _field(form, "reason")
+        action = text_field(form, "action", 16).strip()
+        reason = text_field(form, "reason", MAX_REPORT_TEXT).strip()
         try:
             async with db.transaction(request.app.state.sessions) as session:
                 post, author, community, thread, actor = await _post_for_moderator(session, me, post_id)
@@ -321,7 +317,7 @@ async def moderate_post(request: Request) -> Response:
             error = str(exc)
         else:
             _wake_worker(request)
-            if _field(form, "next", 8) == "queue":
+            if text_field(form, "next", 8).strip() == "queue":
                 return _back_to_queue(request, form, done)
             return redirect(request, f"/p/{post_id}/moderate?done={done}")
     async with request.app.state.sessions() as session:
@@ -354,7 +350,7 @@ async def _post_action(session, settings, actor: Actor, post: Post, author: Acto
         return action + "ned"
     if action == "slow_mode":
         try:
-            seconds = int(_field(form, "seconds", 8) or "0")
+            seconds = int(text_field(form, "seconds", 8).strip() or "0")
         except ValueError:
             seconds = -1
         if seconds not in SLOW_MODES:
@@ -390,8 +386,8 @@ async def community_moderation(request: Request) -> Response:
     status_code = 200
     if request.method == "POST":
         form = await auth.csrf_protect(request)
-        action = _field(form, "action", 16)
-        values = {k: _field(form, k, 2000) for k in ("appoint_handle", "ban_handle", "ban_reason", "ban_length")}
+        action = text_field(form, "action", 16).strip()
+        values = {k: text_field(form, k, 2000).strip() for k in ("appoint_handle", "ban_handle", "ban_reason", "ban_length")}
         try:
             async with db.transaction(request.app.state.sessions) as session:
                 community, actor = await _community_for_moderator(session, me, name)
@@ -419,7 +415,7 @@ async def community_moderation(request: Request) -> Response:
 async def _community_action(request: Request, session, settings, actor: Actor, community: Community, action: str,
                             form: FormData, errors: dict[str, str]) -> str:
     if action in ("appoint", "dismiss"):
-        handle = _field(form, "appoint_handle" if action == "appoint" else "handle", 300)
+        handle = text_field(form, "appoint_handle" if action == "appoint" else "handle", 300).strip()
         if not handle:
             errors["appoint_handle"] = _("Please write the name of the person to appoint.")
             return ""
@@ -430,23 +426,23 @@ async def _community_action(request: Request, session, settings, actor: Actor, c
         await moderation.dismiss(session, settings, actor, community, person)
         return "dismissed"
     if action in ("ban", "unban"):
-        handle = _field(form, "ban_handle" if action == "ban" else "handle", 300)
+        handle = text_field(form, "ban_handle" if action == "ban" else "handle", 300).strip()
         if not handle:
             errors["ban_handle"] = _("Please write the name of the person to ban.")
             return ""
         person = await find_person(request, session, handle)
         if action == "unban":
-            if not await moderation.unban(session, settings, actor, community, person, _field(form, "reason")):
+            if not await moderation.unban(session, settings, actor, community, person, text_field(form, "reason", MAX_REPORT_TEXT).strip()):
                 raise DomainError(f"{person.handle} isn't banned here.")
             return "unbanned"
-        length = _field(form, "ban_length", 4)
+        length = text_field(form, "ban_length", 4).strip()
         if length not in BAN_LENGTHS:
             errors["ban_length"] = _("Please choose how long the ban lasts.")
             return ""
         span = BAN_LENGTHS[length][1]
-        await moderation.ban(session, settings, actor, community, person, _field(form, "ban_reason"),
+        await moderation.ban(session, settings, actor, community, person, text_field(form, "ban_reason", MAX_REPORT_TEXT).strip(),
                              expires_at=utcnow() + span if span else None,
-                             remove_data=_field(form, "remove_data", 4) == "yes")
+                             remove_data=text_field(form, "remove_data", 4).strip() == "yes")
         return "banned"
     raise DomainError(_("Please choose one of the actions on this page."))
 
@@ -461,8 +457,8 @@ async def accounts_page(request: Request) -> Response:
     values: dict[str, str] = {}
     if request.method == "POST":
         form = await auth.csrf_protect(request)
-        action = _field(form, "action", 16)
-        values = {"handle": _field(form, "handle", 300), "reason": _field(form, "reason")}
+        action = text_field(form, "action", 16).strip()
+        values = {"handle": text_field(form, "handle", 300).strip(), "reason": text_field(form, "reason", MAX_REPORT_TEXT).strip()}
         try:
             async with db.transaction(request.app.state.sessions) as session:
                 person = await find_person(request, session, values["handle"])
@@ -522,7 +518,7 @@ async def report(request: Request) -> Response:
     status_code = 200
     if request.method == "POST":
         form = await auth.csrf_protect(request)
-        values = {"category": _field(form, "category", 16), "reason": _field(form, "reason", MAX_REPORT_TEXT + 1)}
+        values = {"category": text_field(form, "category", 16).strip(), "reason": text_field(form, "reason", MAX_REPORT_TEXT + 1).strip()}
         if values["category"] not in CATEGORIES:
             errors["category"] = _("Please choose what worries you.")
         if len(values["reason"]) > MAX_REPORT_TEXT:

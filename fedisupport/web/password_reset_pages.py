@@ -17,7 +17,8 @@ from ..domain.errors import DomainError
 from ..i18n import _
 from ..models import User
 from . import auth
-from .account_pages import MAX_PASSWORD_LENGTH, _check_new_password, _field, _site, redirect, render
+from .account_pages import MAX_PASSWORD_LENGTH, _check_new_password, _site, redirect, render
+from .forms import text_field
 
 
 def _private(response: Response) -> Response:
@@ -34,7 +35,7 @@ async def admin_reset_link(request: Request) -> Response:
     if request.method == "GET":
         return _private(page(errors={}, values={}, link=None))
     form = await auth.csrf_protect(request)
-    username = _field(form, "username", 300).strip().lstrip("@")
+    username = text_field(form, "username", 300).strip().lstrip("@")
     try:
         async with db.transaction(request.app.state.sessions) as session:
             admin = await session.get(User, me.user_id)
@@ -57,7 +58,7 @@ async def reset_password(request: Request) -> Response:
     if request.method == "GET":
         return _private(page(errors={}, expired=False))
     form = await auth.csrf_protect(request)
-    new, again = _field(form, "new_password", MAX_PASSWORD_LENGTH + 1), _field(form, "new_password_again", MAX_PASSWORD_LENGTH + 1)
+    new, again = text_field(form, "new_password", MAX_PASSWORD_LENGTH + 1), text_field(form, "new_password_again", MAX_PASSWORD_LENGTH + 1)
     errors: dict[str, str] = {}
     _check_new_password(new, again, errors, field="new_password")
     if errors:

@@ -12,8 +12,9 @@ from ..domain import accounts, actions, following, pseudonyms
 from ..domain.errors import DomainError
 from ..models import Actor, Post
 from . import auth
+from .forms import text_field
 from .paging import encode_cursor
-from .thread_pages import (checked_form, community_and_actor, error_field, form_field, in_thread, login_url, page,
+from .thread_pages import (checked_form, community_and_actor, error_field, in_thread, login_url, page,
                            redirect, shown_post, text_fields)
 from .thread_view import NOT_FOUND, Item, community_of, is_visible, may_read, post_id_of, viewer_of
 from ..i18n import gettext
@@ -104,7 +105,7 @@ async def _like_or_unlike(request: Request, undo: bool) -> Response:
     form, me, problem = await checked_form(request)
     if problem:
         if me is None:
-            return redirect(request, login_url(form_field(form, "next", 2000) or f"/p/{post_id_of(request)}"))
+            return redirect(request, login_url(text_field(form, "next", 2000) or f"/p/{post_id_of(request)}"))
         raise HTTPException(403, auth.CSRF_FAILED)
     settings = request.app.state.settings
     async with db.transaction(request.app.state.sessions) as session:
@@ -126,7 +127,7 @@ async def _like_or_unlike(request: Request, undo: bool) -> Response:
         except DomainError as exc:
             raise HTTPException(409, str(exc)) from None
         back = in_thread(post)
-    target = auth.safe_next(form_field(form, "next", 2000), back.split("#")[0]).split("#")[0]
+    target = auth.safe_next(text_field(form, "next", 2000), back.split("#")[0]).split("#")[0]
     return redirect(request, f"{target}#p-{post.id}")
 
 

@@ -24,6 +24,7 @@ from ..domain.posting import MAX_BODY, MAX_CW, MAX_TITLE
 from ..models import Actor, Community, Post
 from ..models.content import DELETED, PUBLISHED, REMOVED
 from . import auth, translation_pages
+from .forms import text_field
 from .care import crisis_resources
 from .pages import render
 from .paging import encode_cursor
@@ -68,21 +69,16 @@ def redirect(request: Request, url: str) -> Response:
     return auth.apply_cookies(request, RedirectResponse(url, status_code=303))
 
 
-def form_field(form, name: str, limit: int) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
 def text_fields(form) -> dict[str, str]:
     """What someone wrote. The body is never cut (the form parser caps it): if it is too long,
     the domain says so and every word comes back to its writer."""
     return {
-        "title": form_field(form, "title", MAX_TITLE * 2).strip(),
-        "body": form_field(form, "body", auth.MAX_FORM_FIELD_BYTES),
-        "content_warning": form_field(form, "content_warning", MAX_CW * 2).strip(),
-        "language": form_field(form, "language", 16).strip(),
+        "title": text_field(form, "title", MAX_TITLE * 2).strip(),
+        "body": text_field(form, "body", auth.MAX_FORM_FIELD_BYTES),
+        "content_warning": text_field(form, "content_warning", MAX_CW * 2).strip(),
+        "language": text_field(form, "language", 16).strip(),
         "pseudonym": form.get("pseudonym") == "on",
-        "pseudonym_name": form_field(form, "pseudonym_name", pseudonyms.MAX_DISPLAY_NAME * 4).strip(),
+        "pseudonym_name": text_field(form, "pseudonym_name", pseudonyms.MAX_DISPLAY_NAME * 4).strip(),
     }
 
 
